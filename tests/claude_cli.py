@@ -7,6 +7,8 @@ install scripts (`npm ci --ignore-scripts` is enough), and nothing is fetched at
 
 The child's environment is built from scratch (PATH kept, HOME a fresh directory from the caller),
 so a developer's own Claude Code settings, API keys or OTEL_* variables never leak into a run.
+TMPDIR points inside that HOME: the client otherwise leaves /tmp/claude-<uid>/ and /tmp/cc-socks/
+behind, shared by every run on the machine.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def claude_env(
     return {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
         "LANG": "C.UTF-8",
         "TERM": "dumb",
         "ANTHROPIC_BASE_URL": api_url,
@@ -104,6 +107,7 @@ def run_claude(
     timeout: float = 120.0,
 ) -> subprocess.CompletedProcess[str]:
     """One `claude -p` session; returns when the process has exited (telemetry is flushed by then)."""
+    (home / "tmp").mkdir(exist_ok=True)
     command = [
         str(claude_binary()),
         "-p",

@@ -1,0 +1,120 @@
+"""One frozen Config, the only reader of the environment.
+
+Every setting is declared once in SETTINGS (name, CCMONITOR_* variable, default, help); the CLI builds
+its options from the same table, and a test checks every setting is documented. Precedence: CLI option
+> environment > default. Invalid values fail at startup with one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ccmonitor.errors import ConfigError
+
+
+def default_db_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ccmonitor" / "claude_monitoring.db"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "CCMONITOR_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db", Path, None, "SQLite database file (default: $XDG_DATA_HOME/ccmonitor/claude_monitoring.db)"),
+    Setting("host", str, "127.0.0.1", "Interface to listen on; --listen-all means 0.0.0.0 (remote monitoring)"),
+    Setting("grpc_port", int, 4317, "OTLP/gRPC port"),
+    Setting("http_port", int, 4318, "OTLP/HTTP port"),
+    Setting("app_port", int, 5000, "Dashboard, JSON API, /health, /stats and OTLP /v1/* port"),
+    Setting("max_body_bytes", int, 16 * 1024 * 1024, "Largest accepted request body after decompression"),
+    Setting("queue_max_records", int, 100_000, "Records waiting for commit before new requests get 503"),
+    Setting("commit_timeout_s", float, 30.0, "How long a request waits for its commit before 503"),
+    Setting("busy_timeout_ms", int, 5000, "How long a write waits on a locked database before 503"),
+    Setting("synchronous", str, "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL"),
+    Setting("store_prompts", bool, True, "Keep prompt text; when false no prompt text is stored anywhere"),
+    Setting("auth_token", str, None, "If set, OTLP requests must send 'authorization: Bearer <token>'"),
+    Setting("retention_days", int, 0, "Delete telemetry older than this many days (0 = keep forever)"),
+    Setting("prompt_retention_days", int, 0, "Blank prompt text older than this many days (0 = keep)"),
+    Setting("log_level", str, "INFO", "Log level of the server (payloads are never logged)"),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    db: Path
+    host: str = "127.0.0.1"
+    grpc_port: int = 4317
+    http_port: int = 4318
+    app_port: int = 5000
+    max_body_bytes: int = 16 * 1024 * 1024
+    queue_max_records: int = 100_000
+    commit_timeout_s: float = 30.0
+    busy_timeout_ms: int = 5000
+    synchronous: str = "FULL"
+    store_prompts: bool = True
+    auth_token: str | None = None
+    retention_days: int = 0
+    prompt_retention_days: int = 0
+    log_level: str = "INFO"
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Config:
+        """Build from defaults, then CCMONITOR_* variables, then explicit overrides (None = unset)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            raw: Any = s.default
+            if s.env in env:
+                raw = _parse(s, env[s.env])
+            if overrides and overrides.get(s.name) is not None:
+                raw = overrides[s.name]
+            values[s.name] = raw
+        if values["db"] is None:
+            values["db"] = default_db_path(env)
+        values["db"] = Path(values["db"]).expanduser()
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        for name in ("grpc_port", "http_port", "app_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{name} must be 0-65535, got {port}")
+        if self.synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+            raise ConfigError(f"synchronous must be FULL, NORMAL or EXTRA, got {self.synchronous!r}")
+        for name in ("max_body_bytes", "queue_max_records"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive")
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(setting: Setting, raw: str) -> Any:
+    try:
+        if setting.type is bool:
+            low = raw.strip().lower()
+            if low not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(raw)
+            return low in ("1", "true", "yes", "on")
+        if setting.type is Path:
+            return Path(raw)
+        return setting.type(raw)
+    except ValueError:
+        raise ConfigError(f"{setting.env}={raw!r} is not a valid {setting.type.__name__}") from None

@@ -1,0 +1,140 @@
+"""ExportLogsServiceRequest -> Event rows (Claude Code sends its events as OTLP log records).
+
+`event_name` is what the body carries (`claude_code.api_request`); records from other sources fall
+back to the OTLP `event_name` field, then the `event.name` attribute, then `log`, and keep their body
+in custom_attributes. A `<REDACTED>` prompt (prompt logging off) is stored as NULL with its length;
+with store_prompts off no prompt text is kept anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from ccmonitor.otlp.origin import Origin, digest
+from ccmonitor.otlp.values import (
+    any_value,
+    as_float,
+    as_int,
+    as_text,
+    attributes,
+    hex_id,
+    now_unix_nano,
+    timestamp_text,
+)
+from ccmonitor.records import Batch, Event
+
+REDACTED = "<REDACTED>"
+# Attributes that hold what the user typed (or the full API conversation): dropped with store_prompts off.
+PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt")
+PROMPT_BODY_EVENTS = ("claude_code.api_request_body",)
+
+# column -> (attribute, parser); a value the parser can't read stays in custom_attributes.
+_TEXT = as_text
+EVENT_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("prompt_length", as_int),
+    ("tool_name", _TEXT),
+    ("success", _TEXT),
+    ("duration_ms", as_int),
+    ("error", _TEXT),
+    ("decision", _TEXT),
+    ("source", _TEXT),
+    ("tool_parameters", None),
+    ("model", _TEXT),
+    ("cost_usd", as_float),
+    ("input_tokens", as_int),
+    ("output_tokens", as_int),
+    ("cache_read_tokens", as_int),
+    ("cache_creation_tokens", as_int),
+    ("status_code", as_int),
+    ("attempt", as_int),
+)
+
+
+def to_batch(request: ExportLogsServiceRequest, store_prompts: bool) -> tuple[Batch, int, str]:
+    batch = Batch("logs")
+    seen: dict[bytes, int] = {}
+    received = now_unix_nano()
+    for rl in request.resource_logs:
+        for sl in rl.scope_logs:
+            origin = Origin.of(rl.resource, sl.scope)
+            for record in sl.log_records:
+                key = digest(origin.digest, record.SerializeToString(deterministic=True))
+                n = seen.get(key, 0)
+                seen[key] = n + 1
+                if n:  # the same record twice in one request is two records, not a resend
+                    key = digest(key, n.to_bytes(4, "little"))
+                batch.events.append(_event(record, origin, key, received, store_prompts))
+    return batch, 0, ""
+
+
+def _event(record: Any, origin: Origin, key: bytes, received: int, store_prompts: bool) -> Event:
+    own = attributes(record.attributes)
+    attrs = origin.merged(own)
+    identity = origin.identity(attrs)
+    name, body_kept = _event_name(record, own)
+    if body_kept is not None:
+        attrs["body"] = body_kept
+    if record.severity_number:
+        attrs["otel.severity_number"] = record.severity_number
+    if record.severity_text:
+        attrs["otel.severity_text"] = record.severity_text
+    ts = record.time_unix_nano or record.observed_time_unix_nano or received
+    if record.observed_time_unix_nano and record.observed_time_unix_nano != ts:
+        attrs["otel.observed_time_unix_nano"] = record.observed_time_unix_nano
+
+    prompt = attrs.pop("prompt", None)
+    if prompt is not None and attrs.get("prompt_text") == prompt:
+        del attrs["prompt_text"]  # an exact duplicate of `prompt` (2.1.2xx+ send both)
+    if not store_prompts:
+        prompt = None
+        for k in PROMPT_KEYS:
+            attrs.pop(k, None)
+        if name in PROMPT_BODY_EVENTS:
+            attrs.pop("body", None)
+    elif prompt == REDACTED:
+        prompt = None
+    elif prompt is not None and not isinstance(prompt, str):
+        attrs["prompt"], prompt = prompt, None
+
+    columns: list[Any] = []
+    for column, parse in EVENT_FIELDS:
+        raw = attrs.pop(column, None)
+        if parse is None:  # tool_parameters: a JSON string as sent, or JSON of a structured value
+            value = raw if raw is None or isinstance(raw, str) else json.dumps(raw)
+        else:
+            value = parse(raw)
+            if value is None and raw is not None:
+                attrs[column] = raw
+        columns.append(value)
+
+    return Event(
+        key,
+        timestamp_text(ts),
+        *identity,
+        name,
+        as_text(attrs.pop("prompt.id", None)),
+        prompt,
+        *columns,
+        hex_id(record.trace_id),
+        hex_id(record.span_id),
+        json.dumps(attrs, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def _event_name(record: Any, own: dict[str, Any]) -> tuple[str, Any]:
+    """(event_name, body to keep or None)."""
+    body = record.body
+    body_kind = body.WhichOneof("value")
+    text = body.string_value if body_kind == "string_value" else None
+    short = own.get("event.name")
+    if text and isinstance(short, str) and (text == short or text.endswith("." + short)):
+        return text, None
+    body_value = any_value(body) if body_kind else None
+    if record.event_name:
+        return record.event_name, body_value
+    if isinstance(short, str) and short:
+        return short, body_value
+    return "log", body_value

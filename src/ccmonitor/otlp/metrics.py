@@ -1,0 +1,105 @@
+"""ExportMetricsServiceRequest -> MetricPoint rows, still in the sender's temporality.
+
+Claude Code sends monotonic Sums (DELTA by default, CUMULATIVE when the user asks). The store turns
+CUMULATIVE points into increments per series (store/series.py), so each point carries its series key:
+resource + scope + metric name + all point attributes. Gauges are stored as sent; histograms and
+summaries as their sum, with count (and buckets) kept in custom_attributes. Points without a usable
+value (NaN/Inf, empty metrics) are rejected and reported through partial_success.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, DataPointFlags
+
+from ccmonitor.otlp.origin import Origin, digest, sorted_attributes_bytes
+from ccmonitor.otlp.values import as_text, attributes, now_unix_nano, timestamp_text
+from ccmonitor.records import Batch, MetricPoint
+
+CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+NO_VALUE = DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+METRIC_FIELDS = (("model", "model"), ("type", "type"), ("tool", "tool_name"), ("decision", "decision"),
+                 ("language", "language"))
+
+
+def to_batch(request: ExportMetricsServiceRequest, store_prompts: bool) -> tuple[Batch, int, str]:
+    batch = Batch("metrics")
+    rejected = 0
+    reasons: list[str] = []
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            origin = Origin.of(rm.resource, sm.scope)
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                if kind is None:
+                    rejected += 1
+                    reasons.append(f"metric {metric.name!r} has no data")
+                    continue
+                data = getattr(metric, kind)
+                head = digest(origin.digest, metric.name.encode(), kind.encode(),
+                              str(getattr(data, "aggregation_temporality", 0)).encode())
+                for point in data.data_points:
+                    row = _point(metric, kind, data, point, origin, head)
+                    if row is None:
+                        if not point.flags & NO_VALUE:
+                            rejected += 1
+                            reasons.append(f"metric {metric.name!r} has a point without a finite value")
+                        continue
+                    batch.metrics.append(row)
+    return batch, rejected, "; ".join(dict.fromkeys(reasons))[:500]
+
+
+def _value(kind: str, point: Any) -> tuple[float | None, dict[str, Any]]:
+    if kind in ("sum", "gauge"):
+        which = point.WhichOneof("value")
+        value = point.as_int if which == "as_int" else point.as_double if which == "as_double" else None
+        return (None if value is None else float(value)), {}
+    extra: dict[str, Any] = {"otel.count": point.count}
+    if kind == "histogram":
+        extra["otel.bucket_counts"] = list(point.bucket_counts)
+        extra["otel.explicit_bounds"] = list(point.explicit_bounds)
+    if kind == "summary":
+        extra["otel.quantiles"] = {str(q.quantile): q.value for q in point.quantile_values}
+    has_sum = kind == "summary" or point.HasField("sum")
+    return (point.sum if has_sum else None), extra
+
+
+def _point(metric: Any, kind: str, data: Any, point: Any, origin: Origin, head: bytes) -> MetricPoint | None:
+    if point.flags & NO_VALUE:
+        return None
+    value, extra = _value(kind, point)
+    if value is None or not math.isfinite(value):
+        return None
+    attrs = origin.merged(attributes(point.attributes))
+    attrs.update(extra)
+    identity = origin.identity(attrs)
+    columns = []
+    for _column, key in METRIC_FIELDS:
+        raw = attrs.pop(key, None)
+        text = as_text(raw)
+        if text is None and raw is not None:
+            attrs[key] = raw
+        columns.append(text)
+    cumulative = kind in ("sum", "histogram", "exponential_histogram") and (
+        data.aggregation_temporality == CUMULATIVE
+    )
+    monotonic = kind != "sum" or data.is_monotonic
+    return MetricPoint(
+        digest(head, point.SerializeToString(deterministic=True)),
+        timestamp_text(point.time_unix_nano or now_unix_nano()),
+        *identity,
+        metric.name,
+        value,
+        metric.unit or None,
+        *columns,
+        json.dumps(attrs, ensure_ascii=False, separators=(",", ":")),
+        digest(origin.digest, metric.name.encode(), sorted_attributes_bytes(point.attributes)),
+        point.start_time_unix_nano,
+        point.time_unix_nano,
+        cumulative,
+        monotonic,
+    )

@@ -1,0 +1,92 @@
+"""Where a record came from: its resource and instrumentation scope, prepared once per scope.
+
+Every attribute without a column ends up in custom_attributes: resource attributes (including the
+OTEL_RESOURCE_ATTRIBUTES keys such as `team`), the scope as `otel.scope.name` / `otel.scope.version`,
+then the record's own attributes on top. When a record attribute shadows a resource attribute with a
+different value, the resource value stays under `resource.<key>`, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from ccmonitor.otlp.values import as_text, attributes
+
+# Attribute -> identity column, shared by metrics and events (Claude Code's standard attributes).
+IDENTITY_KEYS: tuple[tuple[str, str], ...] = (
+    ("session_id", "session.id"),
+    ("account_uuid", "user.account_uuid"),
+    ("organization_id", "organization.id"),
+    ("terminal_type", "terminal.type"),
+    ("app_version", "app.version"),
+    ("user_id", "user.id"),
+    ("user_email", "user.email"),
+)
+
+
+def digest(*parts: bytes) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(len(part).to_bytes(4, "little"))
+        h.update(part)
+    return h.digest()
+
+
+def sorted_attributes_bytes(kvs: Any) -> bytes:
+    return b"".join(kv.SerializeToString(deterministic=True) for kv in sorted(kvs, key=_key))
+
+
+def _key(kv: KeyValue) -> str:
+    return kv.key
+
+
+@dataclass(slots=True)
+class Origin:
+    base: dict[str, Any]  # resource + scope attributes, the floor of custom_attributes
+    digest: bytes  # identity of resource + scope, part of every dedup and series key
+    service_version: str | None
+
+    @classmethod
+    def of(cls, resource: Resource, scope: InstrumentationScope) -> Origin:
+        base = attributes(resource.attributes)
+        if scope.name:
+            base["otel.scope.name"] = scope.name
+        if scope.version:
+            base["otel.scope.version"] = scope.version
+        if scope.attributes:
+            for key, value in attributes(scope.attributes).items():
+                base.setdefault("otel.scope." + key, value)
+        d = digest(
+            sorted_attributes_bytes(resource.attributes),
+            scope.name.encode(),
+            scope.version.encode(),
+            sorted_attributes_bytes(scope.attributes),
+        )
+        return cls(base, d, as_text(base.get("service.version")))
+
+    def merged(self, record_attrs: dict[str, Any]) -> dict[str, Any]:
+        out = dict(self.base)
+        for key, value in record_attrs.items():
+            old = out.get(key, value)
+            if old != value and key in self.base:
+                out["resource." + key] = old
+            out[key] = value
+        return out
+
+    def identity(self, attrs: dict[str, Any]) -> tuple[str | None, ...]:
+        """Pop the identity columns out of a merged attribute dict, in IDENTITY_KEYS order."""
+        values = []
+        for column, key in IDENTITY_KEYS:
+            v = attrs.pop(key, None)
+            text = as_text(v)
+            if text is None and v is not None:
+                attrs[key] = v  # not a scalar: keep it rather than lose it
+            if column == "app_version" and text is None:
+                text = self.service_version
+            values.append(text)
+        return tuple(values)

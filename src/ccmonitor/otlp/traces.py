@@ -1,0 +1,79 @@
+"""ExportTraceServiceRequest -> Span rows (Claude Code's beta tracing: one trace per prompt).
+
+Span events and links are kept as JSON; `session.id`, `user.id` and `prompt.id` get columns so a
+session page can join spans to events. With store_prompts off the interaction span's `user_prompt`
+is dropped like every other prompt text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from ccmonitor.otlp.logs import PROMPT_KEYS
+from ccmonitor.otlp.origin import Origin, digest
+from ccmonitor.otlp.values import as_text, attributes, hex_id, timestamp_text
+from ccmonitor.records import Batch, Span
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def to_batch(request: ExportTraceServiceRequest, store_prompts: bool) -> tuple[Batch, int, str]:
+    batch = Batch("traces")
+    rejected = 0
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            origin = Origin.of(rs.resource, ss.scope)
+            for span in ss.spans:
+                trace_id, span_id = hex_id(span.trace_id), hex_id(span.span_id)
+                if trace_id is None or span_id is None:
+                    rejected += 1
+                    continue
+                batch.spans.append(_span(span, origin, trace_id, span_id, store_prompts))
+    message = f"{rejected} span(s) without a trace or span id" if rejected else ""
+    return batch, rejected, message
+
+
+def _span(span: Any, origin: Origin, trace_id: str, span_id: str, store_prompts: bool) -> Span:
+    attrs = origin.merged(attributes(span.attributes))
+    if not store_prompts:
+        for k in PROMPT_KEYS:
+            attrs.pop(k, None)
+    session_id = as_text(attrs.pop("session.id", None))
+    user_id = as_text(attrs.pop("user.id", None))
+    prompt_id = as_text(attrs.pop("prompt.id", None))
+    if span.trace_state:
+        attrs["otel.trace_state"] = span.trace_state
+    events = [
+        {"name": e.name, "timestamp": timestamp_text(e.time_unix_nano), "attributes": attributes(e.attributes)}
+        for e in span.events
+    ]
+    links = [
+        {"trace_id": hex_id(link.trace_id), "span_id": hex_id(link.span_id),
+         "attributes": attributes(link.attributes)}
+        for link in span.links
+    ]
+    start, end = span.start_time_unix_nano, max(span.end_time_unix_nano, span.start_time_unix_nano)
+    return Span(
+        digest(origin.digest, span.SerializeToString(deterministic=True)),
+        timestamp_text(start),
+        timestamp_text(end),
+        (end - start) / 1e6,
+        trace_id,
+        span_id,
+        hex_id(span.parent_span_id),
+        span.name,
+        span.kind,
+        span.status.code,
+        span.status.message or None,
+        session_id,
+        user_id,
+        prompt_id,
+        _dumps(attrs),
+        _dumps(events) if events else None,
+        _dumps(links) if links else None,
+    )

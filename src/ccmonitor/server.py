@@ -1,0 +1,181 @@
+"""Composition root: open the store, start OTLP/gRPC, OTLP/HTTP and the app port in one event loop,
+and shut down gracefully (stop accepting, let in-flight requests finish, commit the queue).
+
+Sockets are bound here, before any server starts, so a busy port is one clear line naming the port
+and the option that changes it (macOS AirPlay holds 5000), instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+import threading
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from ccmonitor.config import Config
+from ccmonitor.errors import ConfigError
+from ccmonitor.ingest import Ingest
+from ccmonitor.otlp import grpc as otlp_grpc
+from ccmonitor.otlp import http as otlp_http
+from ccmonitor.store.sqlite import SqliteStore
+from ccmonitor.web import status
+
+log = logging.getLogger(__name__)
+MAX_CONCURRENT_REQUESTS = 256  # beyond this uvicorn answers 503 itself: bounded memory
+
+
+class _Uvicorn(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # signals are ours: one handler stops all three servers
+
+
+def bind(host: str, port: int, option: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is already in use; choose another with {option}") from None
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); see {option}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class Ports:
+    grpc: int
+    http: int
+    app: int
+
+
+def web_routes(config: Config) -> list[BaseRoute]:
+    """The dashboard and JSON API, when the web package provides them."""
+    try:
+        from ccmonitor.web.app import routes as dashboard_routes
+    except ImportError:
+        return []
+    return list(dashboard_routes(config))
+
+
+class Server:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.ports: Ports | None = None
+        self.store: SqliteStore | None = None
+        self._stop = asyncio.Event()
+        self._servers: list[_Uvicorn] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._grpc: grpc.aio.Server | None = None
+
+    async def start(self) -> Ports:
+        c = self.config
+        http_sock = bind(c.host, c.http_port, "--http-port / CCMONITOR_HTTP_PORT")
+        app_sock = bind(c.host, c.app_port, "--app-port / CCMONITOR_APP_PORT")
+        grpc_probe = bind(c.host, c.grpc_port, "--grpc-port / CCMONITOR_GRPC_PORT")
+        grpc_port = grpc_probe.getsockname()[1]
+        grpc_probe.close()
+        self.store = store = await asyncio.to_thread(
+            SqliteStore, c.db, synchronous=c.synchronous, busy_timeout_ms=c.busy_timeout_ms,
+            queue_max_records=c.queue_max_records)
+        ingest = Ingest(store, store_prompts=c.store_prompts, commit_timeout_s=c.commit_timeout_s)
+        otlp = otlp_http.routes(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
+        ops = status.routes(c.db, store.probe_writable, ingest.counters.snapshot,
+                            lambda: dict(store.last_commit), lambda: store.queued)
+        apps = [(Starlette(routes=otlp + ops), http_sock), (Starlette(routes=otlp + ops + web_routes(c)), app_sock)]
+        for app, sock in apps:
+            server = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                             limit_concurrency=MAX_CONCURRENT_REQUESTS, http="httptools",
+                                             timeout_graceful_shutdown=15))
+            self._servers.append(server)
+            self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
+        self._grpc = otlp_grpc.create_server(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
+        address = f"[{c.host}]:{grpc_port}" if ":" in c.host else f"{c.host}:{grpc_port}"
+        try:
+            bound = self._grpc.add_insecure_port(address)
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            raise ConfigError(f"port {grpc_port} on {c.host} is already in use; "
+                              "choose another with --grpc-port / CCMONITOR_GRPC_PORT")
+        await self._grpc.start()
+        while not all(s.started for s in self._servers):
+            await asyncio.sleep(0.01)
+        self.ports = Ports(bound, http_sock.getsockname()[1], app_sock.getsockname()[1])
+        return self.ports
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def wait(self) -> None:
+        await self._stop.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, let in-flight requests finish (they wait for their commit), then flush."""
+        for server in self._servers:
+            server.should_exit = True
+        if self._grpc is not None:
+            await self._grpc.stop(grace=10)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+
+
+class ThreadedServer:
+    """A real server on its own event loop thread: for tests, benchmarks and `doctor`."""
+
+    def __init__(self, config: Config) -> None:
+        self.server = Server(config)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ccmonitor-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def main() -> None:
+            try:
+                await self.server.start()
+            except BaseException as exc:
+                self._error = exc
+                self._ready.set()
+                return
+            self._ready.set()
+            await self.server.wait()
+
+        self._loop.run_until_complete(main())
+
+    def start(self) -> Ports:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        assert self.server.ports is not None
+        return self.server.ports
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self.server.request_stop)
+        self._thread.join(30)
+
+    def __enter__(self) -> ThreadedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

@@ -1,0 +1,224 @@
+"""SQLite store: one writer thread fed by a bounded queue, group commit, WAL.
+
+Why a single writer: SQLite allows one writer at a time anyway; one thread that owns the write
+connection turns many concurrent requests into few transactions (group commit), so durability
+(synchronous=FULL, an fsync per commit) costs little throughput. A request's future resolves only
+after the COMMIT that holds its rows returned: acknowledged means stored. Each request is its own
+SAVEPOINT, so one bad batch fails alone. A full queue or a database that stays locked past
+busy_timeout becomes Overloaded/StoreBusy (503), never a silent drop. Readers use their own
+connections (WAL lets them run beside the writer).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ccmonitor.errors import Overloaded, StoreBusy
+from ccmonitor.records import EVENT_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Batch, StoreResult
+from ccmonitor.store.schema import migrate
+from ccmonitor.store.series import SeriesState
+
+log = logging.getLogger(__name__)
+MAX_RECORDS_PER_TXN = 20_000
+_N_METRIC = len(METRIC_COLUMNS)
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+INSERT_EVENT = _insert("events", EVENT_COLUMNS)
+INSERT_METRIC = _insert("metrics", METRIC_COLUMNS)
+INSERT_SPAN = _insert("spans", SPAN_COLUMNS)
+
+
+def connect(path: Path, busy_timeout_ms: int = 5000, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    return conn
+
+
+def open_database(path: Path, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate; returns the write connection in autocommit mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path, busy_timeout_ms)
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect on a new file; lets prune shrink it
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+    conn.execute("PRAGMA cache_size = -65536")
+    migrate(conn)
+    return conn
+
+
+@dataclass(slots=True)
+class _Work:
+    batch: Batch
+    future: Future[StoreResult] = field(default_factory=Future)
+
+
+class SqliteStore:
+    """The write side. submit() is thread-safe and never blocks on the database."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000,
+                 queue_max_records: int = 100_000) -> None:
+        self.path = path
+        self._conn = open_database(path, synchronous, busy_timeout_ms)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._series = SeriesState(self._conn)
+        self._queue: deque[_Work] = deque()
+        self._queued = 0
+        self._max = queue_max_records
+        self._cv = threading.Condition()
+        self._stopping = False
+        self.last_commit: dict[str, float] = {}
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="ccmonitor-writer", daemon=True)
+        self._thread.start()
+
+    # -- write side -------------------------------------------------------------------------
+    def submit(self, batch: Batch) -> Future[StoreResult]:
+        work = _Work(batch)
+        n = batch.size
+        with self._cv:
+            if self._stopping:
+                raise Overloaded("server is shutting down")
+            if self._queued and self._queued + n > self._max:
+                raise Overloaded(f"write queue full ({self._queued} records waiting)")
+            self._queue.append(work)
+            self._queued += n
+            self._cv.notify()
+        return work.future
+
+    @property
+    def queued(self) -> int:
+        return self._queued
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking work, commit everything queued, then close."""
+        with self._cv:
+            self._stopping = True
+            self._cv.notify()
+        self._thread.join(timeout)
+        self._conn.close()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stopping
+
+    def probe_writable(self) -> bool:
+        """True if a write lock can be taken now (used by /health)."""
+        try:
+            conn = connect(self.path, busy_timeout_ms=min(self._busy_timeout_ms, 2000))
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return False
+        return self.alive()
+
+    # -- writer thread ----------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._stopping:
+                    self._cv.wait()
+                if not self._queue:
+                    return
+                work: list[_Work] = []
+                n = 0
+                while self._queue and n < MAX_RECORDS_PER_TXN:
+                    w = self._queue.popleft()
+                    work.append(w)
+                    n += w.batch.size
+            try:
+                self._write(work)
+            except BaseException as exc:  # never let the writer die with requests waiting
+                log.exception("writer failed")
+                self._fail(work, StoreBusy(f"store error: {type(exc).__name__}"))
+            finally:
+                with self._cv:
+                    self._queued -= n
+
+    def _fail(self, work: list[_Work], exc: Exception) -> None:
+        for w in work:
+            if not w.future.done():
+                w.future.set_exception(exc)
+
+    def _write(self, work: list[_Work]) -> None:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self.last_error = str(exc)
+            self._fail(work, StoreBusy(f"database busy: {exc}"))
+            return
+        done: list[tuple[_Work, StoreResult]] = []
+        for w in work:
+            conn.execute("SAVEPOINT batch")
+            try:
+                result = self._write_batch(w.batch)
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK TO batch")
+                conn.execute("RELEASE batch")
+                self._series.batch_done(ok=False)
+                log.error("batch of %d %s rejected by the database: %s", w.batch.size, w.batch.signal, exc)
+                w.future.set_exception(StoreBusy(f"database error: {exc}"))
+                continue
+            conn.execute("RELEASE batch")
+            self._series.batch_done(ok=True)
+            done.append((w, result))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._series.txn_done(ok=False)
+            self.last_error = str(exc)
+            self._fail([w for w, _ in done], StoreBusy(f"commit failed: {exc}"))
+            return
+        self._series.txn_done(ok=True)
+        self.last_error = None
+        now = time.time()
+        for w, result in done:
+            self.last_commit[w.batch.signal] = now
+            w.future.set_result(result)
+
+    def _write_batch(self, batch: Batch) -> StoreResult:
+        """Insert one request's rows; duplicates are resent records the unique dedup_key ignored."""
+        conn = self._conn
+        duplicates = 0
+        for sql, rows in ((INSERT_EVENT, batch.events), (INSERT_SPAN, batch.spans)):
+            if rows:
+                before = conn.total_changes
+                conn.executemany(sql, rows)
+                duplicates += len(rows) - (conn.total_changes - before)
+        if batch.metrics:
+            rows = []
+            for p in batch.metrics:
+                if not p.cumulative:
+                    rows.append(p[:_N_METRIC])
+                    continue
+                if conn.execute("SELECT 1 FROM metrics WHERE dedup_key = ?", (p.dedup_key,)).fetchone():
+                    duplicates += 1
+                    continue
+                step = self._series.increment(p)
+                if step is None:
+                    duplicates += 1
+                elif step[0] != 0 or step[1]:
+                    rows.append(p._replace(metric_value=step[0])[:_N_METRIC])
+                # else: a zero increment after the first point is accepted but adds no row
+            before = conn.total_changes
+            conn.executemany(INSERT_METRIC, rows)
+            duplicates += len(rows) - (conn.total_changes - before)
+        return StoreResult(batch.size - duplicates, duplicates)
