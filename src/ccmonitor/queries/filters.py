@@ -1,0 +1,69 @@
+"""The filters every panel, API call and report takes, turned into one safe WHERE clause.
+
+Values are always bound parameters; custom attribute keys are validated and passed as a bound JSON
+path, so nothing a user types reaches the SQL text. Times are UTC text in the stored form, so range
+conditions use the `timestamp` indexes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+# A user is whatever identity the data has: email (OAuth), account uuid, or the hashed user.id.
+USER_EXPR = "COALESCE({p}user_email, {p}account_uuid, {p}user_id)"
+
+
+def utc_text(dt: datetime) -> str:
+    """A datetime as the stored timestamp form ('YYYY-MM-DD HH:MM:SS.mmm', UTC)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime
+    until: datetime
+    users: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    terminals: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, str], ...] = field(default=())  # e.g. (("team", "platform"),)
+
+    @classmethod
+    def last(cls, delta: timedelta, now: datetime | None = None, **kw: object) -> Filters:
+        now = now or datetime.now(UTC)
+        return cls(since=now - delta, until=now, **kw)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        for key, _ in self.attributes:
+            if not ATTRIBUTE_KEY.match(key):
+                raise ValueError(f"invalid attribute name {key!r}")
+
+    def where(self, alias: str = "", *, model: bool = True, terminal: bool = True) -> tuple[str, list[object]]:
+        """SQL condition (without WHERE) and its parameters, for metrics, events (or spans with
+        model/terminal off). `alias` is a table alias like 'e'."""
+        p = f"{alias}." if alias else ""
+        clauses = [f"{p}timestamp >= ?", f"{p}timestamp < ?"]
+        params: list[object] = [utc_text(self.since), utc_text(self.until)]
+
+        def one_of(expr: str, values: tuple[str, ...]) -> None:
+            if values:
+                clauses.append(f"{expr} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+
+        if self.users:
+            one_of(USER_EXPR.format(p=p), self.users)
+        if model:
+            one_of(f"{p}model", self.models)
+        if terminal:
+            one_of(f"{p}terminal_type", self.terminals)
+        one_of(f"{p}session_id", self.sessions)
+        for key, value in self.attributes:
+            clauses.append(f"json_extract({p}custom_attributes, ?) = ?")
+            params.extend([f'$."{key}"', value])
+        return " AND ".join(clauses), params
