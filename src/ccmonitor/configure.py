@@ -11,8 +11,8 @@ Code percent-decodes OTEL_EXPORTER_OTLP_HEADERS over gRPC but sends it verbatim 
 
 doctor reads the settings the way Claude Code does (user < project < project-local, over the process
 environment), sends one log record to the configured endpoint with the configured protocol and
-headers, and confirms it was stored by polling the server's `GET /stats` on the app port until the
-events count grows. The record is an event named `ccmonitor.doctor` (no `claude_code.` prefix, so
+headers, and confirms it was stored by polling the server's `GET /stats` on the app port until
+`rows.events` grows. The record is an event named `ccmonitor.doctor` (no `claude_code.` prefix, so
 dashboards that count Claude Code events never include it).
 """
 
@@ -317,16 +317,12 @@ def get_json(url: str, timeout: float) -> Any:
 
 
 def event_count(stats: Any) -> int:
-    """The events row count out of /stats, whichever of the usual shapes it has."""
-    for path in (("events",), ("tables", "events"), ("counts", "events"), ("database", "events")):
-        node = stats
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node = node.get("count", node.get("rows"))
-        if isinstance(node, int) and not isinstance(node, bool):
-            return node
-    raise DoctorFailure("the server's /stats has no events count; is this a ccmonitor server?")
+    """The events row count out of /stats ({"rows": {"events": n, ...}, ...})."""
+    rows = stats.get("rows") if isinstance(stats, dict) else None
+    count = rows.get("events") if isinstance(rows, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise DoctorFailure("the server's /stats has no events row count; is this a ccmonitor server?")
+    return count
 
 
 def default_app_url(env: Mapping[str, str]) -> str:
