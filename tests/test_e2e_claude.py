@@ -14,6 +14,7 @@ import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,10 @@ EVENTS = {
     "tool_result": 2,
     "assistant_response": 2,
 }
+STORED_EVENTS = {f"claude_code.{name}": count for name, count in EVENTS.items()}  # event_name column
 TOOL_DECISIONS = {("Write", "accept"): 1, ("Bash", "accept"): 1, ("Bash", "reject"): 1}
 TOOL_RESULTS = {"Write": 1, "Bash": 1}
-ROWS_TIMEOUT_S = 10.0
+ARRIVAL_TIMEOUT_S = 10.0
 
 
 @pytest.fixture
@@ -98,6 +100,13 @@ def endpoint(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def wait_until(arrived: Callable[[], bool]) -> None:
+    """Poll until `arrived()` or the deadline; the asserts that follow then say what is missing."""
+    deadline = time.monotonic() + ARRIVAL_TIMEOUT_S
+    while not arrived() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_harness_exports_every_signal_to_a_plain_otlp_sink(protocol: str, workdir: Path, home: Path) -> None:
     with OtlpSink() as sink:
@@ -105,7 +114,13 @@ def test_harness_exports_every_signal_to_a_plain_otlp_sink(protocol: str, workdi
         output = claude_session(
             workdir=workdir, home=home, otlp_protocol=protocol, otlp_endpoint=endpoint(port)
         )
-        # The client flushes before it exits; the sink holds everything once the process is gone.
+        # The client flushes at exit; allow the last export a moment to be handled.
+        wait_until(
+            lambda: (
+                dict(sink.event_names()) == EVENTS
+                and ("claude_code.token.usage", "output") in sink.metric_sums()
+            )
+        )
         assert sink.transports() == {protocol}
         assert dict(sink.event_names()) == EVENTS
         sums = sink.metric_sums()
@@ -117,7 +132,10 @@ def test_harness_exports_every_signal_to_a_plain_otlp_sink(protocol: str, workdi
 
 
 def query(db_path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(db_path, timeout=5)) as conn:
+    # Read-only: never creates the file before the server does, never takes a write lock.
+    with contextlib.closing(
+        sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    ) as conn:
         return conn.execute(sql, params).fetchall()
 
 
@@ -127,7 +145,7 @@ def event_counts(db_path: Path, session_id: str) -> dict[str, int]:
         "SELECT event_name, COUNT(*) FROM events WHERE session_id = ? GROUP BY event_name",
         session_id,
     )
-    return {name.removeprefix("claude_code."): count for name, count in rows}
+    return dict(rows)
 
 
 def metric_sum(db_path: Path, session_id: str, metric_name: str, kind: str | None = None) -> float | None:
@@ -138,15 +156,12 @@ def metric_sum(db_path: Path, session_id: str, metric_name: str, kind: str | Non
     return query(db_path, sql, *params)[0][0]
 
 
-def wait_for_session(db_path: Path, session_id: str) -> None:
-    """Until the session's events and token metrics are stored, or the deadline (asserts tell the rest)."""
-    deadline = time.monotonic() + ROWS_TIMEOUT_S
-    while time.monotonic() < deadline:
-        with contextlib.suppress(sqlite3.OperationalError):  # no file or tables yet
-            output_tokens = metric_sum(db_path, session_id, "claude_code.token.usage", "output")
-            if event_counts(db_path, session_id) == EVENTS and output_tokens == TOKENS["output"]:
-                return
-        time.sleep(0.1)
+def session_stored(db_path: Path, session_id: str) -> bool:
+    try:
+        output_tokens = metric_sum(db_path, session_id, "claude_code.token.usage", "output")
+        return event_counts(db_path, session_id) == STORED_EVENTS and output_tokens == TOKENS["output"]
+    except sqlite3.OperationalError:  # no file or no tables yet
+        return False
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -156,9 +171,9 @@ def test_session_is_stored_with_the_clients_totals(
     port = server.grpc_port if protocol == "grpc" else server.http_port
     output = claude_session(workdir=workdir, home=home, otlp_protocol=protocol, otlp_endpoint=endpoint(port))
     session_id, db = output["session_id"], Path(server.db_path)
-    wait_for_session(db, session_id)
+    wait_until(lambda: session_stored(db, session_id))
 
-    assert event_counts(db, session_id) == EVENTS
+    assert event_counts(db, session_id) == STORED_EVENTS
     token_rows = query(
         db,
         "SELECT type, SUM(metric_value) FROM metrics WHERE session_id = ? "
