@@ -69,3 +69,13 @@ def replay(c: Captured, ports: object, *, app_port: bool = False) -> int:
 
 def replay_scenario(scenario: str, ports: object, *, include_rejected: bool = True) -> list[int]:
     return [replay(c, ports) for c in requests(scenario) if include_rejected or not c.rejected_by_sink]
+
+
+def snapshot_rows(db: Path) -> dict[str, int]:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("metrics", "events", "spans")}
+    finally:
+        conn.close()

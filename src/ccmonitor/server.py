@@ -84,11 +84,19 @@ class Server:
 
     async def start(self) -> Ports:
         c = self.config
-        http_sock = bind(c.host, c.http_port, "--http-port / CCMONITOR_HTTP_PORT")
-        app_sock = bind(c.host, c.app_port, "--app-port / CCMONITOR_APP_PORT")
-        grpc_probe = bind(c.host, c.grpc_port, "--grpc-port / CCMONITOR_GRPC_PORT")
+        bound: list[socket.socket] = []
+        try:
+            for port, option in ((c.http_port, "--http-port / CCMONITOR_HTTP_PORT"),
+                                 (c.app_port, "--app-port / CCMONITOR_APP_PORT"),
+                                 (c.grpc_port, "--grpc-port / CCMONITOR_GRPC_PORT")):
+                bound.append(bind(c.host, port, option))
+        except ConfigError:
+            for sock in bound:
+                sock.close()
+            raise
+        http_sock, app_sock, grpc_probe = bound
         grpc_port = grpc_probe.getsockname()[1]
-        grpc_probe.close()
+        grpc_probe.close()  # grpc binds it itself just below (SO_REUSEADDR, so no TIME_WAIT clash)
         self.store = store = await asyncio.to_thread(
             SqliteStore, c.db, synchronous=c.synchronous, busy_timeout_ms=c.busy_timeout_ms,
             queue_max_records=c.queue_max_records)
@@ -96,6 +104,18 @@ class Server:
         otlp = otlp_http.routes(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
         ops = status.routes(c.db, store.probe_writable, ingest.counters.snapshot,
                             lambda: dict(store.last_commit), lambda: store.queued)
+        self._grpc = otlp_grpc.create_server(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
+        address = f"[{c.host}]:{grpc_port}" if ":" in c.host else f"{c.host}:{grpc_port}"
+        try:
+            grpc_bound = self._grpc.add_insecure_port(address)
+        except RuntimeError:
+            grpc_bound = 0
+        if not grpc_bound:
+            http_sock.close()
+            app_sock.close()
+            await asyncio.to_thread(store.close)
+            raise ConfigError(f"port {grpc_port} on {c.host} is already in use; "
+                              "choose another with --grpc-port / CCMONITOR_GRPC_PORT")
         apps = [(Starlette(routes=otlp + ops), http_sock), (Starlette(routes=otlp + ops + web_routes(c)), app_sock)]
         for app, sock in apps:
             server = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
@@ -103,19 +123,10 @@ class Server:
                                              timeout_graceful_shutdown=15))
             self._servers.append(server)
             self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
-        self._grpc = otlp_grpc.create_server(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
-        address = f"[{c.host}]:{grpc_port}" if ":" in c.host else f"{c.host}:{grpc_port}"
-        try:
-            bound = self._grpc.add_insecure_port(address)
-        except RuntimeError:
-            bound = 0
-        if not bound:
-            raise ConfigError(f"port {grpc_port} on {c.host} is already in use; "
-                              "choose another with --grpc-port / CCMONITOR_GRPC_PORT")
         await self._grpc.start()
         while not all(s.started for s in self._servers):
             await asyncio.sleep(0.01)
-        self.ports = Ports(bound, http_sock.getsockname()[1], app_sock.getsockname()[1])
+        self.ports = Ports(grpc_bound, http_sock.getsockname()[1], app_sock.getsockname()[1])
         return self.ports
 
     def request_stop(self) -> None:
@@ -159,7 +170,11 @@ class ThreadedServer:
             self._ready.set()
             await self.server.wait()
 
-        self._loop.run_until_complete(main())
+        try:
+            self._loop.run_until_complete(main())
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        finally:
+            self._loop.close()
 
     def start(self) -> Ports:
         self._thread.start()
@@ -170,7 +185,9 @@ class ThreadedServer:
         return self.server.ports
 
     def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self.server.request_stop)
+        if self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                self._loop.call_soon_threadsafe(self.server.request_stop)
         self._thread.join(30)
 
     def __enter__(self) -> ThreadedServer:

@@ -1,0 +1,3 @@
+from ccmonitor.cli import main
+
+main()

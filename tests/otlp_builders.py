@@ -1,0 +1,62 @@
+"""Small builders for OTLP requests made in tests (real protobuf messages, no mocks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+
+CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+T0 = 1_795_796_355_000_000_000
+
+
+def kv(key: str, value: Any) -> KeyValue:
+    if isinstance(value, bool):
+        v = AnyValue(bool_value=value)
+    elif isinstance(value, int):
+        v = AnyValue(int_value=value)
+    elif isinstance(value, float):
+        v = AnyValue(double_value=value)
+    else:
+        v = AnyValue(string_value=str(value))
+    return KeyValue(key=key, value=v)
+
+
+def sum_request(points: list[tuple[int, int, float]], *, temporality: int = CUMULATIVE, attrs: dict | None = None,
+                name: str = "claude_code.token.usage", resource: dict | None = None) -> ExportMetricsServiceRequest:
+    """points: (start_unix_nano, time_unix_nano, value)."""
+    req = ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    rm.resource.attributes.extend(kv(k, v) for k, v in (resource or {"service.name": "claude-code"}).items())
+    sm = rm.scope_metrics.add()
+    sm.scope.name = "com.anthropic.claude_code"
+    m = sm.metrics.add()
+    m.name = name
+    m.unit = "tokens"
+    m.sum.aggregation_temporality = temporality
+    m.sum.is_monotonic = True
+    for start, t, value in points:
+        p = m.sum.data_points.add()
+        p.start_time_unix_nano, p.time_unix_nano, p.as_double = start, t, value
+        p.attributes.extend(kv(k, v) for k, v in (attrs or {"type": "input", "session.id": "s1"}).items())
+    return req
+
+
+def event_request(events: list[dict[str, Any]], *, resource: dict | None = None) -> ExportLogsServiceRequest:
+    """events: attribute dicts; 'event.name' becomes the body 'claude_code.<name>'; '_time' sets the time."""
+    req = ExportLogsServiceRequest()
+    rl = req.resource_logs.add()
+    rl.resource.attributes.extend(kv(k, v) for k, v in (resource or {"service.name": "claude-code"}).items())
+    sl = rl.scope_logs.add()
+    sl.scope.name = "com.anthropic.claude_code.events"
+    for i, attrs in enumerate(events):
+        attrs = dict(attrs)
+        rec = sl.log_records.add()
+        rec.time_unix_nano = rec.observed_time_unix_nano = attrs.pop("_time", T0 + i * 1_000_000)
+        rec.body.string_value = "claude_code." + attrs["event.name"]
+        rec.attributes.extend(kv(k, v) for k, v in attrs.items())
+    return req

@@ -1,0 +1,56 @@
+"""OTLP/gRPC receiver: the three services, compression, metadata auth, and bad input codes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import grpc
+import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+
+from capture import GRPC_METHOD, requests, snapshot_rows
+
+
+def call(port: int, signal: str, body: bytes, **kw: object) -> bytes:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        return channel.unary_unary(GRPC_METHOD[signal])(body, timeout=10, **kw)
+
+
+def test_export_returns_a_full_response(server) -> None:
+    metrics = next(c for c in requests("grpc") if c.signal == "metrics")
+    resp = ExportMetricsServiceResponse.FromString(call(server.grpc_port, "metrics", metrics.wire))
+    assert not resp.HasField("partial_success")
+    assert snapshot_rows(server.db_path)["metrics"] == 10
+
+
+def test_gzip_compressed_messages(server) -> None:
+    for c in requests("grpc-gzip"):
+        call(server.grpc_port, c.signal, c.wire, compression=grpc.Compression.Gzip)
+    assert snapshot_rows(server.db_path) == {"metrics": 10, "events": 16, "spans": 0}
+
+
+def test_undecodable_is_invalid_argument(server) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        call(server.grpc_port, "logs", b"\xff\xff\xff garbage")
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "invalid protobuf" in info.value.details()
+    assert snapshot_rows(server.db_path) == {"metrics": 0, "events": 0, "spans": 0}
+
+
+def test_too_large_is_resource_exhausted(server_factory) -> None:
+    server = server_factory(max_body_bytes=1000)
+    logs = next(c for c in requests("grpc") if c.signal == "logs")
+    assert logs.signal == "logs" and len(logs.wire) > 1000
+    with pytest.raises(grpc.RpcError) as info:
+        call(server.grpc_port, "logs", logs.wire)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_metadata_token(server_factory) -> None:
+    server = server_factory(auth_token="static-token")
+    logs = next(c for c in requests("grpc") if c.signal == "logs")
+    with pytest.raises(grpc.RpcError) as info:
+        call(server.grpc_port, "logs", logs.wire)
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    call(server.grpc_port, "logs", logs.wire, metadata=(("authorization", "Bearer static-token"),))
+    assert sqlite3.connect(server.db_path).execute("SELECT COUNT(*) FROM events").fetchone()[0] == 16

@@ -1,0 +1,100 @@
+"""The `serve` process: busy ports are one clear line, /health and /stats, graceful shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from capture import replay_scenario, requests
+from ccmonitor.errors import ConfigError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("which,option", [("app_port", "--app-port"), ("http_port", "--http-port"),
+                                          ("grpc_port", "--grpc-port")])
+def test_busy_port_is_one_clear_error(server_factory, which: str, option: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError) as info:
+            server_factory(**{which: port})
+    assert f"port {port}" in str(info.value) and option in str(info.value)
+
+
+def test_busy_port_from_the_command_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "ccmonitor", "serve", "--db", str(tmp_path / "x.db"), "--app-port", str(port),
+             "--grpc-port", str(free_port()), "--http-port", str(free_port())],
+            capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is already in use; choose another with --app-port / CCMONITOR_APP_PORT"]
+
+
+def test_health_and_stats(server) -> None:
+    health = httpx.get(server.url("/health")).json()
+    assert health["status"] == "ok" and health["version"]
+    replay_scenario("traces-grpc", server.ports)
+    replay_scenario("http-json", server.ports)
+    stats = httpx.get(server.url("/stats")).json()
+    assert stats["rows"] == {"metrics": 20, "events": 32, "spans": 13}
+    assert stats["db_size_bytes"] > 0 and stats["db_path"] == str(server.db_path)
+    assert all(stats["last_received"][k] for k in ("metric", "event", "span"))
+    assert stats["since_start"]["logs"]["grpc"]["accepted"] == 16
+    assert stats["since_start"]["logs"]["http/json"]["accepted"] == 16
+    replay_scenario("http-json", server.ports)
+    stats = httpx.get(server.url("/stats")).json()
+    assert stats["since_start"]["logs"]["http/json"] == {"requests": 2, "accepted": 16, "duplicates": 16,
+                                                          "rejected": 0}
+    assert httpx.get(f"http://127.0.0.1:{server.http_port}/health").status_code == 200
+
+
+def test_sigterm_commits_everything_then_exits(tmp_path: Path) -> None:
+    db = tmp_path / "claude_monitoring.db"
+    ports = {"--grpc-port": free_port(), "--http-port": free_port(), "--app-port": free_port()}
+    args = [sys.executable, "-m", "ccmonitor", "serve", "--db", str(db)]
+    for k, v in ports.items():
+        args += [k, str(v)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{ports['--app-port']}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        for c in requests("http-protobuf"):
+            r = httpx.post(f"http://127.0.0.1:{ports['--http-port']}/v1/{c.signal}", content=c.wire,
+                           headers={"content-type": "application/x-protobuf"})
+            assert r.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert str(db) in out and "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:" in out
+    assert "stopped" in out
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 16
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
