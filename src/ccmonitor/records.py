@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 
 class Event(NamedTuple):
-    dedup_key: bytes
+    dedup_key: int
     timestamp: str
     session_id: str | None
     account_uuid: str | None
@@ -45,7 +45,7 @@ class Event(NamedTuple):
 
 
 class MetricPoint(NamedTuple):
-    dedup_key: bytes
+    dedup_key: int
     timestamp: str
     session_id: str | None
     account_uuid: str | None
@@ -72,7 +72,7 @@ class MetricPoint(NamedTuple):
 
 
 class Span(NamedTuple):
-    dedup_key: bytes
+    dedup_key: int
     timestamp: str
     end_timestamp: str
     duration_ms: float

@@ -13,7 +13,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from ccmonitor.otlp.origin import Origin, digest
+from ccmonitor.otlp.origin import Origin, record_key
 from ccmonitor.otlp.values import (
     any_value,
     as_float,
@@ -61,16 +61,16 @@ def to_batch(request: ExportLogsServiceRequest, store_prompts: bool) -> tuple[Ba
         for sl in rl.scope_logs:
             origin = Origin.of(rl.resource, sl.scope)
             for record in sl.log_records:
-                key = digest(origin.digest, record.SerializeToString(deterministic=True))
-                n = seen.get(key, 0)
-                seen[key] = n + 1
-                if n:  # the same record twice in one request is two records, not a resend
-                    key = digest(key, n.to_bytes(4, "little"))
+                raw = record.SerializeToString(deterministic=True)
+                n = seen.get(raw, 0)
+                seen[raw] = n + 1
+                # the same record twice in one request is two records, not a resend
+                key = record_key(origin.digest, raw, n.to_bytes(4, "little")) if n else record_key(origin.digest, raw)
                 batch.events.append(_event(record, origin, key, received, store_prompts))
     return batch, 0, ""
 
 
-def _event(record: Any, origin: Origin, key: bytes, received: int, store_prompts: bool) -> Event:
+def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: bool) -> Event:
     own = attributes(record.attributes)
     attrs = origin.merged(own)
     identity = origin.identity(attrs)

@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, DataPointFlags
 
-from ccmonitor.otlp.origin import Origin, digest, sorted_attributes_bytes
+from ccmonitor.otlp.origin import Origin, digest, record_key, sorted_attributes_bytes
 from ccmonitor.otlp.values import as_text, attributes, now_unix_nano, timestamp_text
 from ccmonitor.records import Batch, MetricPoint
 
@@ -89,7 +89,7 @@ def _point(metric: Any, kind: str, data: Any, point: Any, origin: Origin, head: 
     )
     monotonic = kind != "sum" or data.is_monotonic
     return MetricPoint(
-        digest(head, point.SerializeToString(deterministic=True)),
+        record_key(head, point.SerializeToString(deterministic=True)),
         timestamp_text(point.time_unix_nano or now_unix_nano()),
         *identity,
         metric.name,

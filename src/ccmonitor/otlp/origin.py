@@ -29,12 +29,17 @@ IDENTITY_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def digest(*parts: bytes) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
+def digest(*parts: bytes, size: int = 16) -> bytes:
+    h = hashlib.blake2b(digest_size=size)
     for part in parts:
         h.update(len(part).to_bytes(4, "little"))
         h.update(part)
     return h.digest()
+
+
+def record_key(*parts: bytes) -> int:
+    """A record's dedup key: a signed 64-bit digest (SQLite INTEGER), unique together with its timestamp."""
+    return int.from_bytes(digest(*parts, size=8), "little", signed=True)
 
 
 def sorted_attributes_bytes(kvs: Any) -> bytes:

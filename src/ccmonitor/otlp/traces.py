@@ -13,7 +13,7 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ccmonitor.otlp.logs import PROMPT_KEYS
-from ccmonitor.otlp.origin import Origin, digest
+from ccmonitor.otlp.origin import Origin, record_key
 from ccmonitor.otlp.values import as_text, attributes, hex_id, timestamp_text
 from ccmonitor.records import Batch, Span
 
@@ -59,7 +59,7 @@ def _span(span: Any, origin: Origin, trace_id: str, span_id: str, store_prompts:
     ]
     start, end = span.start_time_unix_nano, max(span.end_time_unix_nano, span.start_time_unix_nano)
     return Span(
-        digest(origin.digest, span.SerializeToString(deterministic=True)),
+        record_key(origin.digest, span.SerializeToString(deterministic=True)),
         timestamp_text(start),
         timestamp_text(end),
         (end - start) / 1e6,

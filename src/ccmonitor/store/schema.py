@@ -4,8 +4,11 @@
 The `metrics` and `events` columns are the documented surface (shared/claude-code/SEED-SCHEMA.md):
 people paste queries against them, so columns are only ever added. `timestamp` is UTC text in
 SQLite's own form with milliseconds ('2026-11-27 16:19:15.273'), which compares correctly with
-`datetime('now', '-30 days')` and works with strftime(). `dedup_key` is a 16-byte digest of the
-OTLP record (plus resource and scope): an identical resend hits the unique index and stores nothing.
+`datetime('now', '-30 days')` and works with strftime(). `dedup_key` is a 64-bit digest of the
+OTLP record (plus resource and scope); the unique index on (timestamp, dedup_key) makes an identical
+resend store nothing, serves every time-range query, and grows at its right edge (records arrive
+roughly in time order), so it is cheap to maintain. Two distinct records would have to share the
+millisecond and the 64-bit digest to collide.
 `metric_value` always holds an increment (cumulative points are converted), so SUM() is a true total.
 """
 
@@ -36,10 +39,9 @@ CREATE TABLE metrics (
   decision TEXT,
   language TEXT,
   custom_attributes TEXT,
-  dedup_key BLOB NOT NULL
+  dedup_key INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX metrics_dedup ON metrics(dedup_key);
-CREATE INDEX metrics_time ON metrics(timestamp);
+CREATE UNIQUE INDEX metrics_time ON metrics(timestamp, dedup_key);
 CREATE INDEX metrics_name_time ON metrics(metric_name, timestamp);
 CREATE INDEX metrics_session ON metrics(session_id, timestamp);
 
@@ -68,10 +70,9 @@ CREATE TABLE events (
   trace_id TEXT,
   span_id TEXT,
   custom_attributes TEXT,
-  dedup_key BLOB NOT NULL
+  dedup_key INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX events_dedup ON events(dedup_key);
-CREATE INDEX events_time ON events(timestamp);
+CREATE UNIQUE INDEX events_time ON events(timestamp, dedup_key);
 CREATE INDEX events_name_time ON events(event_name, timestamp);
 CREATE INDEX events_session ON events(session_id, timestamp);
 CREATE INDEX events_prompt ON events(prompt_id);
@@ -94,10 +95,9 @@ CREATE TABLE spans (
   custom_attributes TEXT,
   span_events TEXT,
   links TEXT,
-  dedup_key BLOB NOT NULL
+  dedup_key INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX spans_dedup ON spans(dedup_key);
-CREATE INDEX spans_time ON spans(timestamp);
+CREATE UNIQUE INDEX spans_time ON spans(timestamp, dedup_key);
 CREATE INDEX spans_trace ON spans(trace_id);
 CREATE INDEX spans_session ON spans(session_id, timestamp);
 

@@ -209,7 +209,8 @@ class SqliteStore:
                 if not p.cumulative:
                     rows.append(p[:_N_METRIC])
                     continue
-                if conn.execute("SELECT 1 FROM metrics WHERE dedup_key = ?", (p.dedup_key,)).fetchone():
+                if conn.execute("SELECT 1 FROM metrics WHERE timestamp = ? AND dedup_key = ?",
+                                (p.timestamp, p.dedup_key)).fetchone():
                     duplicates += 1
                     continue
                 step = self._series.increment(p)

@@ -1,0 +1,107 @@
+"""The documented schema (SEED-SCHEMA.md): every column, the pasted queries verbatim in the sqlite3
+shell, native attribute types in custom_attributes, index-driven time ranges, versioned migrations."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SEED = (Path(__file__).parent / "data" / "SEED-SCHEMA.md").read_text()
+
+
+def documented_columns(table: str) -> list[str]:
+    section = SEED.split(f"## Table `{table}`")[1].split("##")[0]
+    cols: list[str] = []
+    for row in re.findall(r"^\| ([a-z_, ]+) \|", section, re.M):
+        cols += [c.strip() for c in row.split(",") if c.strip() and c.strip() != "column"]
+    return cols
+
+
+@pytest.mark.parametrize("table", ["metrics", "events"])
+def test_every_documented_column_exists(captures_db: Path, table: str) -> None:
+    have = {r[1] for r in sqlite3.connect(captures_db).execute(f"PRAGMA table_info({table})")}
+    want = documented_columns(table)
+    assert len(want) >= 15
+    assert set(want) <= have
+
+
+def test_pasted_queries_work_verbatim_in_the_sqlite3_shell(captures_db: Path) -> None:
+    sqlite = shutil.which("sqlite3")
+    assert sqlite, "sqlite3 shell missing: apt-get install -y sqlite3"
+    block = SEED.split("## Queries users paste")[1].split("```sql")[1].split("```")[0]
+    statements = [s.strip() for s in block.split(";") if s.strip()]
+    assert len(statements) == 7
+    conn = sqlite3.connect(captures_db)
+    metrics_before = conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+    # What the DELETEs keep depends on today's date; compute it the same way SQLite will.
+    kept_input = conn.execute("SELECT COALESCE(SUM(metric_value), 0) FROM metrics WHERE metric_name ="
+                              " 'claude_code.token.usage' AND type = 'input' AND timestamp >= datetime('now',"
+                              " '-30 days')").fetchone()[0]
+    conn.close()
+    out = {}
+    for st in statements:
+        proc = subprocess.run([sqlite, "-batch", "-bail", str(captures_db), st + ";"], capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0 and not proc.stderr, (st, proc.stderr)
+        out[st.split()[0] + str(len(out))] = proc.stdout
+    assert int(out["SELECT0"]) == metrics_before
+    assert int(out["SELECT1"]) == 16 * 11 + 3 + 11 + 7  # 16 per standard session, 3 retention_sweep, old, error
+    assert out["SELECT2"].count("claude_code.user_prompt") == 5
+    hourly = out["SELECT6"].strip().splitlines()
+    assert sum(float(line.split("|")[1]) for line in hourly) == kept_input
+    assert metrics_before and kept_input in (0, 5100 * 12)
+
+
+def test_custom_attributes_keep_native_types_and_resource(captures_db: Path) -> None:
+    conn = sqlite3.connect(captures_db)
+    raw = conn.execute("SELECT custom_attributes FROM events WHERE event_name='claude_code.managed_settings_resolved'"
+                       " LIMIT 1").fetchone()[0]
+    attrs = json.loads(raw)
+    assert attrs["managed_settings.sources"] == []
+    assert attrs["anthropic.custom_base_url"] is True
+    assert attrs["event.sequence"] == 0
+    assert attrs["team"] == "platform" and attrs["department"] == "eng"
+    assert attrs["service.name"] == "claude-code" and attrs["otel.scope.name"] == "com.anthropic.claude_code.events"
+    plugin = json.loads(conn.execute("SELECT custom_attributes FROM events WHERE event_name="
+                                     "'claude_code.plugin_loaded' LIMIT 1").fetchone()[0])
+    assert plugin["has_hooks"] is True and plugin["skill_path_count"] == 0 and plugin["safe_mode"] == "false"
+    tool = conn.execute("SELECT success, duration_ms, typeof(duration_ms), json_extract(custom_attributes,"
+                        " '$.tool_input_size_bytes') FROM events WHERE event_name='claude_code.tool_result'"
+                        " AND tool_name='Write' LIMIT 1").fetchone()
+    assert tool[0] == "true" and tool[2] == "integer" and tool[3] == "71"
+    api = conn.execute("SELECT typeof(cost_usd), typeof(input_tokens), model, app_version, terminal_type,"
+                       " user_id IS NOT NULL FROM events WHERE event_name='claude_code.api_request' LIMIT 1").fetchone()
+    assert api == ("real", "integer", "claude-opus-5-5", "2.1.332", "dumb", 1)
+    metric = conn.execute("SELECT tool, decision, language, type FROM metrics WHERE metric_name="
+                          "'claude_code.code_edit_tool.decision' LIMIT 1").fetchone()
+    assert metric == ("Write", "accept", "Plain text", None)
+
+
+def test_timestamps_are_sqlite_utc_text(captures_db: Path) -> None:
+    conn = sqlite3.connect(captures_db)
+    for table in ("metrics", "events", "spans"):
+        ts = conn.execute(f"SELECT timestamp FROM {table} LIMIT 1").fetchone()[0]
+        assert re.fullmatch(r"2026-11-27 \d\d:\d\d:\d\d\.\d{3}", ts), ts
+        assert conn.execute("SELECT datetime(?) IS NOT NULL", (ts,)).fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("table", ["metrics", "events", "spans"])
+def test_time_ranges_are_index_driven(captures_db: Path, table: str) -> None:
+    plan = sqlite3.connect(captures_db).execute(
+        f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM {table} WHERE timestamp >= datetime('now','-1 day')").fetchall()
+    assert any("USING" in row[-1] and "INDEX" in row[-1] for row in plan), plan
+
+
+def test_migrations_are_recorded_and_idempotent(captures_db: Path) -> None:
+    from ccmonitor.store.schema import MIGRATIONS, migrate
+    conn = sqlite3.connect(captures_db, isolation_level=None)
+    names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+    assert names == sorted(name for name, _ in MIGRATIONS)
+    assert migrate(conn) == []
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
