@@ -84,3 +84,13 @@ async def _serve(config: Config) -> None:
     click.echo("Ctrl+C stops (queued telemetry is committed first).", err=False)
     await server.wait()
     click.echo("stopped; everything received was committed.")
+
+
+def _register() -> None:
+    from ccmonitor.configure import configure_command, doctor_command
+
+    main.add_command(configure_command, "configure")
+    main.add_command(doctor_command, "doctor")
+
+
+_register()
