@@ -1,12 +1,13 @@
-"""Usage by period (day/week/month in a time zone), session, model and user, and tool outcomes: the
-numbers `ccmonitor report` prints and the API serves (issue 5).
+"""The `ccmonitor report` documents: usage by period (day/week/month in a time zone), user, session and
+model, and tool outcomes (issue 5).
 
-Where each number comes from (one choice, used by every view):
-  * tokens and cost: the `token.usage` / `cost.usage` metrics (stored as increments, so SUM is the total);
-  * API requests and errors: `api_request` / `api_error` events (`api_retries_exhausted` repeats an
-    error already counted, so it is not counted again);
-  * sessions: distinct session ids with any telemetry in the row (a session active on two days counts
-    on both days; it is counted once in the total).
+Every number has the dashboard's definition, and where the dashboard already has the query it is called
+(totals = queries.tiles, models = queries.models, sessions = queries.sessions, tools = queries.tools):
+  * tokens and cost: the `token.usage` / `cost.usage` metrics (increments, so SUM is exact);
+  * API requests and errors: `api_request` / `api_error` events;
+  * sessions: sessions started (`session.count`; it has no model, so the model filter leaves it alone),
+    hence the rows of a report add up to its total. Rows split by model have no such count: there,
+    sessions are the distinct sessions with token or cost usage of that model.
 Local periods: SQLite has no time zones, so the zone's UTC offsets over the data's time range become a
 CASE of `strftime` modifiers (`'-480 minutes'`). Each record lands on the local day, week (starting
 Monday) or month it happened in, across DST changes.
@@ -15,17 +16,21 @@ Monday) or month it happened in, across DST changes.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from ccmonitor.queries import names
 from ccmonitor.queries.filters import USER_EXPR, Filters, utc_text
+from ccmonitor.queries.models import models
+from ccmonitor.queries.sessions import list_sessions
+from ccmonitor.queries.tiles import tiles
+from ccmonitor.queries.tools import edit_decisions, tool_usage
 
 PERIODS = ("day", "week", "month")
-GROUPS = (*PERIODS, "session", "model", "user")
 USAGE_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd",
-                 "sessions", "api_requests", "errors")
-TOKEN_TYPES = {"input": "input_tokens", "output": "output_tokens", "cacheRead": "cache_read_tokens",
-               "cacheCreation": "cache_creation_tokens"}
+                 "sessions", "api_requests", "api_errors")
+TOKEN_COLUMNS = dict(zip(names.TOKEN_TYPES, USAGE_COLUMNS[:4], strict=True))  # cacheRead -> cache_read_tokens
 _PERIOD_SQL = {"day": "strftime('%Y-%m-%d', {c}, {m})", "week": "date({c}, {m}, '-6 days', 'weekday 1')",
                "month": "strftime('%Y-%m', {c}, {m})"}
 _SCAN_STEP = 12 * 3600  # no zone changes its offset twice within 12 hours
@@ -68,10 +73,14 @@ def local_modifier(column: str, spans: list[tuple[str | None, int]]) -> tuple[st
 
 
 def _bounds(conn: sqlite3.Connection, filters: Filters) -> tuple[datetime, datetime]:
-    lo, hi = utc_text(filters.since), utc_text(filters.until)
-    found = [conn.execute(f"SELECT MIN(timestamp), MAX(timestamp) FROM {t} WHERE timestamp >= ? AND timestamp < ?",
-                          (lo, hi)).fetchone() for t in ("metrics", "events")]
-    lows, highs = [r[0] for r in found if r[0]], [r[1] for r in found if r[1]]
+    """The first and last record in the filter's range (the span the offsets must cover)."""
+    lows, highs = [], []
+    for table in ("metrics", "events"):
+        lo, hi = conn.execute(
+            f"SELECT MIN(timestamp), MAX(timestamp) FROM {table} WHERE timestamp >= ? AND timestamp < ?",
+            (utc_text(filters.since), utc_text(filters.until))).fetchone()
+        lows += [lo] if lo else []
+        highs += [hi] if hi else []
     if not lows:
         return filters.since, filters.since
     return _parse(min(lows)), _parse(max(highs)) + timedelta(seconds=1)
@@ -85,105 +94,110 @@ def _key(conn: sqlite3.Connection, by: str, filters: Filters, tz: tzinfo | None)
     if by in PERIODS:
         modifier, params = local_modifier("t.timestamp", offset_spans(tz, *_bounds(conn, filters)))
         return _PERIOD_SQL[by].format(c="t.timestamp", m=modifier), params
-    expr = {"session": "t.session_id", "model": "t.model", "user": USER_EXPR.format(p="t."), "all": "'total'"}
-    return expr[by], []
+    return {"session": "t.session_id", "model": "t.model", "user": USER_EXPR.format(p="t.")}[by], []
+
+
+_TOKENS = ", ".join(f"CASE WHEN t.metric_name = '{names.TOKENS}' AND t.type = '{k}' THEN t.metric_value END"
+                    for k in names.TOKEN_TYPES)
+_USAGE = """
+  WITH u (k, model, session_id, {tokens}, cost, started, requests, errors) AS (
+    SELECT {key}, {model}, t.session_id, {token_values},
+           CASE WHEN t.metric_name = '{cost}' THEN t.metric_value END, NULL, 0, 0
+    FROM metrics t WHERE t.metric_name IN ('{token}', '{cost}') AND {modelled} {started}
+    UNION ALL SELECT {key}, {model}, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           t.event_name = '{request}', t.event_name = '{error}'
+    FROM events t WHERE t.event_name IN ('{request}', '{error}') AND {modelled})
+  SELECT k, model, {sums}, SUM(cost) AS cost_usd, SUM(started) AS started, COUNT(DISTINCT session_id) AS used,
+         SUM(requests) AS api_requests, SUM(errors) AS api_errors
+  FROM u GROUP BY k, model ORDER BY k IS NULL, k, model"""
+_STARTED = """
+    UNION ALL SELECT {key}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.metric_value, 0, 0
+    FROM metrics t WHERE t.metric_name = '{sessions}' AND {unmodelled}"""
 
 
 def usage(conn: sqlite3.Connection, filters: Filters, by: str, tz: tzinfo | None = None,
           breakdown: bool = False) -> list[dict[str, Any]]:
-    """One row per `by` value (per model too with breakdown), ordered by key; `by="all"` is the total."""
-    key, key_params = _key(conn, by, filters, tz)
-    model = "t.model" if breakdown else "NULL"
-    where, params = filters.where("t")
-    if by == "model" or breakdown:
-        where += " AND t.model IS NOT NULL"  # session-level telemetry (session.count, prompts) has no model
-    tokens = ", ".join(f"CASE WHEN t.metric_name = 'claude_code.token.usage' AND t.type = '{k}' "
-                       f"THEN t.metric_value END" for k in TOKEN_TYPES)
-    sql = f"""
-      WITH u (k, model, session_id, timestamp, user, {', '.join(TOKEN_TYPES.values())}, cost, req, err) AS (
-        SELECT {key}, {model}, t.session_id, t.timestamp, {USER_EXPR.format(p="t.")},
-               {tokens}, CASE WHEN t.metric_name = 'claude_code.cost.usage' THEN t.metric_value END, 0, 0
-        FROM metrics t WHERE {where}
-        UNION ALL
-        SELECT {key}, {model}, t.session_id, t.timestamp, {USER_EXPR.format(p="t.")},
-               NULL, NULL, NULL, NULL, NULL, t.event_name = 'claude_code.api_request',
-               t.event_name = 'claude_code.api_error'
-        FROM events t WHERE {where})
-      SELECT k, model, {', '.join(f'SUM({c}) AS {c}' for c in TOKEN_TYPES.values())}, SUM(cost) AS cost_usd,
-             COUNT(DISTINCT session_id) AS sessions, SUM(req) AS api_requests, SUM(err) AS errors,
-             MIN(timestamp) AS first, MAX(timestamp) AS last, MIN(user) AS user
-      FROM u
-      GROUP BY k, model ORDER BY k IS NULL, k, model"""
-    rows = conn.execute(sql, [*key_params, *params, *key_params, *params]).fetchall()
-    return [_usage_row(r, by, breakdown, tz) for r in rows]
-
-
-def _usage_row(r: sqlite3.Row, by: str, breakdown: bool, tz: tzinfo | None) -> dict[str, Any]:
+    """One row per `by` value (split per model with breakdown), ordered by key."""
+    split = breakdown or by == "model"
+    key, kp = _key(conn, by, filters, tz)
+    modelled, mp = filters.where("t")
+    unmodelled, up = filters.where("t", model=False)
+    started = "" if split else _STARTED.format(key=key, sessions=names.SESSIONS, unmodelled=unmodelled)
+    sql = _USAGE.format(
+        tokens=", ".join(TOKEN_COLUMNS.values()), key=key, model="t.model" if split else "NULL",
+        token_values=_TOKENS, cost=names.COST, token=names.TOKENS, modelled=modelled, started=started,
+        request=names.API_REQUEST, error=names.API_ERROR,
+        sums=", ".join(f"SUM({c}) AS {c}" for c in TOKEN_COLUMNS.values()))
+    params = [*kp, *mp, *([] if split else [*kp, *up]), *kp, *mp]
     name = "period" if by in PERIODS else ("session_id" if by == "session" else by)
-    out: dict[str, Any] = {} if by == "all" else {name: r["k"]}
-    if breakdown:
-        out["model"] = r["model"]
-    if by == "session":
-        out.update(user=r["user"], start=_local(r["first"], tz), end=_local(r["last"], tz))
-    for column in TOKEN_TYPES.values():
-        out[column] = int(round(r[column] or 0))
-    out["cost_usd"] = round(r["cost_usd"] or 0.0, 6)
-    out.update(sessions=r["sessions"], api_requests=r["api_requests"] or 0, errors=r["errors"] or 0)
+    out = []
+    for r in conn.execute(sql, params):
+        row: dict[str, Any] = {name: r["k"], "model": r["model"] or "unknown"} if split else {name: r["k"]}
+        row.update({c: int(r[c] or 0) for c in TOKEN_COLUMNS.values()})
+        row["cost_usd"] = round(r["cost_usd"] or 0.0, 6)
+        row["sessions"] = r["used"] if split else int(r["started"] or 0)
+        row.update(api_requests=r["api_requests"] or 0, api_errors=r["api_errors"] or 0)
+        out.append(row)
     return out
-
-
-def _local(text: str | None, tz: tzinfo | None) -> str | None:
-    if text is None:
-        return None
-    at = _parse(text)
-    return (at.astimezone(tz) if tz is not None else at.astimezone()).isoformat(timespec="seconds")
 
 
 def total(conn: sqlite3.Connection, filters: Filters) -> dict[str, Any]:
-    """The whole range as one row (sessions counted once, however many periods they span)."""
-    rows = usage(conn, filters, "all")
-    return rows[0] if rows else {c: 0 for c in USAGE_COLUMNS}
+    """The whole range: the dashboard's top-row tiles, restricted to the report's columns."""
+    top = tiles(conn, filters)
+    return {c: top[c] for c in USAGE_COLUMNS}
 
 
-TOOL_COLUMNS = ("calls", "success_rate", "median_duration_ms", "accepts", "rejects")
+def by_model(conn: sqlite3.Connection, filters: Filters) -> list[dict[str, Any]]:
+    """The dashboard's per-model table in report columns, plus the sessions that used each model."""
+    used = {r["model"]: r["sessions"] for r in usage(conn, filters, "model")}
+    return [{"model": m["model"], **{c: m[t] for t, c in TOKEN_COLUMNS.items()}, "cost_usd": m["cost_usd"],
+             "sessions": used.get(m["model"], 0), "api_requests": m["requests"], "api_errors": m["errors"],
+             "p50_ms": m["p50_ms"], "p95_ms": m["p95_ms"], "cache_hit_ratio": m["cache_hit_ratio"]}
+            for m in models(conn, filters)]
 
 
-def tools(conn: sqlite3.Connection, filters: Filters) -> list[dict[str, Any]]:
-    """Per tool: calls and outcomes (`tool_result`), median duration, and permission decisions.
+_SESSION_KEYS = ("session_id", "user", "start", "end", "duration_s", "terminal", "prompts")
 
-    Decisions are `tool_decision` events; the `code_edit_tool.decision` metric counts the same
-    decisions for Edit/Write/NotebookEdit, so per tool the larger of the two counts wins (equal when
-    both exporters are on; the metric alone when logs are off). Tool events carry no model, so the
-    model filter does not apply here."""
-    where, params = filters.where("t", model=False)
-    rows = {r["tool"]: dict(r) for r in conn.execute(f"""
-      SELECT t.tool_name AS tool, SUM(t.event_name = 'claude_code.tool_result') AS calls,
-             SUM(t.event_name = 'claude_code.tool_result' AND t.success = 'true') AS succeeded,
-             SUM(t.event_name = 'claude_code.tool_decision' AND t.decision = 'accept') AS accepts,
-             SUM(t.event_name = 'claude_code.tool_decision' AND t.decision = 'reject') AS rejects
-      FROM events t WHERE {where} AND t.tool_name IS NOT NULL
-        AND t.event_name IN ('claude_code.tool_result', 'claude_code.tool_decision')
-      GROUP BY t.tool_name""", params)}
-    for r in conn.execute(f"""
-      SELECT t.tool AS tool, SUM(CASE WHEN t.decision = 'accept' THEN t.metric_value END) AS accepts,
-             SUM(CASE WHEN t.decision = 'reject' THEN t.metric_value END) AS rejects
-      FROM metrics t WHERE {where} AND t.metric_name = 'claude_code.code_edit_tool.decision'
-        AND t.tool IS NOT NULL GROUP BY t.tool""", params):
-        row = rows.setdefault(r["tool"], {"tool": r["tool"], "calls": 0, "succeeded": 0, "accepts": 0, "rejects": 0})
-        for k in ("accepts", "rejects"):
-            row[k] = max(row[k], int(round(r[k] or 0)))
-    medians = dict(conn.execute(f"""
-      SELECT tool, AVG(d) FROM (
-        SELECT t.tool_name AS tool, t.duration_ms AS d,
-               ROW_NUMBER() OVER (PARTITION BY t.tool_name ORDER BY t.duration_ms) AS i,
-               COUNT(*) OVER (PARTITION BY t.tool_name) AS n
-        FROM events t WHERE {where} AND t.event_name = 'claude_code.tool_result'
-          AND t.tool_name IS NOT NULL AND t.duration_ms IS NOT NULL)
-      WHERE i IN ((n + 1) / 2, (n + 2) / 2) GROUP BY tool""", params).fetchall())
-    out = []
-    for name in sorted(rows, key=lambda n: (-rows[n]["calls"], n)):
-        r = rows[name]
-        rate = round(r["succeeded"] / r["calls"], 4) if r["calls"] else None
-        out.append({"tool": name, "calls": r["calls"], "success_rate": rate,
-                    "median_duration_ms": medians.get(name), "accepts": r["accepts"], "rejects": r["rejects"]})
-    return out
+
+def by_session(conn: sqlite3.Connection, filters: Filters, page: int = 500) -> list[dict[str, Any]]:
+    """The dashboard's session list (newest first, every page), with tokens split by type."""
+    out: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        listed = list_sessions(conn, filters, limit=page, offset=offset)
+        ids = tuple(s["session_id"] for s in listed["sessions"])
+        split = {r["session_id"]: r for r in usage(conn, replace(filters, sessions=ids), "session")} if ids else {}
+        for s in listed["sessions"]:
+            u = split.get(s["session_id"], {})
+            out.append({**{k: s[k] for k in _SESSION_KEYS}, **{c: u.get(c, 0) for c in TOKEN_COLUMNS.values()},
+                        "cost_usd": s["cost_usd"], "sessions": u.get("sessions", 0),
+                        **{k: s[k] for k in ("api_requests", "api_errors", "lines_added", "lines_removed")}})
+        if not listed["has_more"]:
+            return out
+        offset += page
+
+
+REPORTS = ("daily", "weekly", "monthly", "sessions", "models", "users", "tools")
+_PERIOD_OF = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
+def report(conn: sqlite3.Connection, name: str, filters: Filters, tz: tzinfo | None = None,
+           breakdown: bool = False) -> dict[str, Any]:
+    """The document `ccmonitor report NAME --json` prints: its rows and the whole range's total."""
+    doc: dict[str, Any] = {"report": name, "tz": zone_name(tz)}
+    if name == "tools":
+        return {**doc, "rows": tool_usage(conn, filters), "edit_decisions": edit_decisions(conn, filters),
+                "total": None}
+    if name in _PERIOD_OF or name == "users":
+        rows = usage(conn, filters, _PERIOD_OF.get(name, "user"), tz, breakdown)
+    elif name == "models":
+        rows = by_model(conn, filters)
+    elif name == "sessions":
+        rows = by_session(conn, filters)
+    else:
+        raise ValueError(f"unknown report {name!r}; choose one of {', '.join(REPORTS)}")
+    return {**doc, "rows": rows, "total": total(conn, filters)}
+
+
+def zone_name(tz: tzinfo | None) -> str:
+    return "local" if tz is None else str(getattr(tz, "key", None) or tz)
