@@ -44,7 +44,8 @@ class Filters:
             if not ATTRIBUTE_KEY.match(key):
                 raise ValueError(f"invalid attribute name {key!r}")
 
-    def where(self, alias: str = "", *, model: bool = True, terminal: bool = True) -> tuple[str, list[object]]:
+    def where(self, alias: str = "", *, model: bool = True,
+              terminal: bool = True) -> tuple[str, list[object]]:
         """SQL condition (without WHERE) and its parameters, for metrics, events (or spans with
         model/terminal off). `alias` is a table alias like 'e'."""
         p = f"{alias}." if alias else ""
@@ -63,7 +64,10 @@ class Filters:
         if terminal:
             one_of(f"{p}terminal_type", self.terminals)
         one_of(f"{p}session_id", self.sessions)
-        for key, value in self.attributes:
-            clauses.append(f"json_extract({p}custom_attributes, ?) = ?")
-            params.extend([f'$."{key}"', value])
+        by_key: dict[str, list[str]] = {}
+        for key, value in self.attributes:  # values of one key are alternatives, keys all apply
+            by_key.setdefault(key, []).append(value)
+        for key, values in by_key.items():
+            clauses.append(f"json_extract({p}custom_attributes, ?) IN ({', '.join('?' * len(values))})")
+            params.extend([f'$."{key}"', *values])
         return " AND ".join(clauses), params
