@@ -67,8 +67,8 @@ def test_chunked_body_without_content_length(server) -> None:
     """Claude Code 2.1.191-2.1.211 send transfer-encoding: chunked (raw socket: no client rewrites it)."""
     body = LOGS.wire
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 1000]), body[i:i + 1000]) for i in range(0, len(body), 1000))
-    head = (f"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
-            f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    head = (b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
     with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as s:
         s.sendall(head + chunks + b"0\r\n\r\n")
         reply = b""

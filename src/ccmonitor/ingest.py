@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 import threading
 import time
+import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Protocol

@@ -110,7 +110,7 @@ def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: 
                 attrs[column] = raw
         columns.append(value)
 
-    return Event(
+    return Event._make((
         key,
         timestamp_text(ts),
         *identity,
@@ -121,7 +121,7 @@ def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: 
         hex_id(record.trace_id),
         hex_id(record.span_id),
         json.dumps(attrs, ensure_ascii=False, separators=(",", ":")),
-    )
+    ))
 
 
 def _event_name(record: Any, own: dict[str, Any]) -> tuple[str, Any]:

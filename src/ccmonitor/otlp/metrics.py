@@ -88,7 +88,7 @@ def _point(metric: Any, kind: str, data: Any, point: Any, origin: Origin, head: 
         data.aggregation_temporality == CUMULATIVE
     )
     monotonic = kind != "sum" or data.is_monotonic
-    return MetricPoint(
+    return MetricPoint._make((
         record_key(head, point.SerializeToString(deterministic=True)),
         timestamp_text(point.time_unix_nano or now_unix_nano()),
         *identity,
@@ -102,4 +102,4 @@ def _point(metric: Any, kind: str, data: Any, point: Any, origin: Origin, head: 
         point.time_unix_nano,
         cumulative,
         monotonic,
-    )
+    ))

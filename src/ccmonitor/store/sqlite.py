@@ -198,13 +198,13 @@ class SqliteStore:
         """Insert one request's rows; duplicates are resent records the unique dedup_key ignored."""
         conn = self._conn
         duplicates = 0
-        for sql, rows in ((INSERT_EVENT, batch.events), (INSERT_SPAN, batch.spans)):
-            if rows:
+        for sql, records in ((INSERT_EVENT, batch.events), (INSERT_SPAN, batch.spans)):
+            if records:
                 before = conn.total_changes
-                conn.executemany(sql, rows)
-                duplicates += len(rows) - (conn.total_changes - before)
+                conn.executemany(sql, records)
+                duplicates += len(records) - (conn.total_changes - before)
         if batch.metrics:
-            rows = []
+            rows: list[tuple[object, ...]] = []
             for p in batch.metrics:
                 if not p.cumulative:
                     rows.append(p[:_N_METRIC])
