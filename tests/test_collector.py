@@ -29,9 +29,7 @@ import otel_collector
 import pytest
 import yaml
 
-DEPLOY_CONFIG = yaml.safe_load(
-    (Path(__file__).parents[1] / "deploy" / "otel-collector" / "config.yaml").read_text()
-)
+DEPLOY_CONFIG = yaml.safe_load((Path(__file__).parents[1] / "deploy" / "otel-collector" / "config.yaml").read_text())
 BINARY = Path(otel_collector.__file__).parent / "bin" / "otelcol-contrib_linux_amd64"
 
 
@@ -165,9 +163,7 @@ def test_file_lines_arrive_as_events_gzip_compressed(server, run_collector, line
     front = Front(server.app_port)
     try:
         run_collector(collector_config(f"http://127.0.0.1:{front.port}", path))
-        assert stored_bodies(server.db_path, len(text)) == sorted(text), (
-            tmp_path / "collector.log"
-        ).read_text()
+        assert stored_bodies(server.db_path, len(text)) == sorted(text), (tmp_path / "collector.log").read_text()
         time.sleep(1.5)  # nothing more may come
         assert stored_bodies(server.db_path, len(text) + 1, timeout=0) == sorted(text)
     finally:
@@ -185,9 +181,7 @@ def test_503_with_retry_after_is_retried_and_everything_arrives_once(
     front = Front(server.app_port, refuse=1)
     try:
         run_collector(collector_config(f"http://127.0.0.1:{front.port}", path))
-        assert stored_bodies(server.db_path, len(text)) == sorted(text), (
-            tmp_path / "collector.log"
-        ).read_text()
+        assert stored_bodies(server.db_path, len(text)) == sorted(text), (tmp_path / "collector.log").read_text()
         time.sleep(1.5)
         assert stored_bodies(server.db_path, len(text) + 1, timeout=0) == sorted(text)
     finally:

@@ -141,10 +141,7 @@ def test_yes_skips_the_question_but_not_the_warning(home: Path) -> None:
 def test_auth_token_becomes_a_bearer_header_with_a_plain_space(home: Path) -> None:
     result = run(configure_command, ["--auth-token", "s3cret", "--header", "x-tenant=acme"], home)
     assert result.exit_code == 0, result.output
-    assert (
-        user_settings(home)["env"]["OTEL_EXPORTER_OTLP_HEADERS"]
-        == "x-tenant=acme,Authorization=Bearer s3cret"
-    )
+    assert user_settings(home)["env"]["OTEL_EXPORTER_OTLP_HEADERS"] == "x-tenant=acme,Authorization=Bearer s3cret"
 
 
 @pytest.mark.parametrize("bad", [["-r", "team"], ["-r", "team=a,b"], ["--auth-token", "a b"]])
@@ -174,9 +171,7 @@ def test_shell_lines_for_zsh_and_fish(home: Path, shell: str, line: str) -> None
     result = run(configure_command, ["--shell", shell, "--no-log-prompts"], home)
     assert result.exit_code == 0
     assert line in result.output.splitlines()
-    assert (
-        "set -e OTEL_LOG_USER_PROMPTS" if shell == "fish" else "unset OTEL_LOG_USER_PROMPTS"
-    ) in result.output
+    assert ("set -e OTEL_LOG_USER_PROMPTS" if shell == "fish" else "unset OTEL_LOG_USER_PROMPTS") in result.output
 
 
 def test_fish_quoting_escapes_quotes_and_backslashes(home: Path) -> None:
@@ -186,9 +181,7 @@ def test_fish_quoting_escapes_quotes_and_backslashes(home: Path) -> None:
 
 def test_later_settings_files_win_over_earlier_ones_and_the_environment(tmp_path: Path) -> None:
     user, project = tmp_path / "user.json", tmp_path / "project.json"
-    user.write_text(
-        json.dumps({"env": {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_LOGS_EXPORTER": "otlp"}})
-    )
+    user.write_text(json.dumps({"env": {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_LOGS_EXPORTER": "otlp"}}))
     project.write_text(json.dumps({"env": {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}}))
     env = effective_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "x", "PATH": "/bin"}, [user, project])
     assert env == {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_LOGS_EXPORTER": "otlp"}

@@ -20,12 +20,8 @@ DEPLOY = ROOT / "deploy"
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 COLLECTOR = yaml.safe_load((DEPLOY / "otel-collector" / "config.yaml").read_text())
-DATASOURCES = yaml.safe_load(
-    (DEPLOY / "grafana" / "provisioning" / "datasources" / "ccmonitor.yaml").read_text()
-)
-PROVIDERS = yaml.safe_load(
-    (DEPLOY / "grafana" / "provisioning" / "dashboards" / "ccmonitor.yaml").read_text()
-)
+DATASOURCES = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "ccmonitor.yaml").read_text())
+PROVIDERS = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards" / "ccmonitor.yaml").read_text())
 DOCKERFILE = (DEPLOY / "Dockerfile").read_text()
 SUBST = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
@@ -115,17 +111,13 @@ def test_host_ports_listen_on_localhost_by_default() -> None:
 
 def test_one_setting_opens_only_the_otlp_ports() -> None:
     remote = {"OTLP_BIND_ADDRESS": "0.0.0.0"}
-    opened = {
-        port for s in SERVICES for port, (host, _) in published(s, remote).items() if host != "127.0.0.1"
-    }
+    opened = {port for s in SERVICES for port, (host, _) in published(s, remote).items() if host != "127.0.0.1"}
     assert opened == {4317, 4318}
 
 
 def test_ccmonitor_is_built_here_and_keeps_its_data_in_dot_data() -> None:
     service = SERVICES["ccmonitor"]
-    assert (
-        ROOT / service["build"]["context"] / service["build"]["dockerfile"]
-    ).resolve() == DEPLOY / "Dockerfile"
+    assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
     assert mounts("ccmonitor")["/data"] == ("./data", False)
     assert service["command"] == ["serve", "--listen-all", "--db", "/data/claude_monitoring.db"]
     assert host_path("ccmonitor", "/data/claude_monitoring.db") == ROOT / "data" / "claude_monitoring.db"
@@ -284,9 +276,7 @@ def setup(stack: Path, **fake: str) -> subprocess.CompletedProcess[str]:
         "SETUP_TIMEOUT": "4",
         **fake,
     }
-    return subprocess.run(
-        ["bash", str(stack / "setup.sh")], env=env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run(["bash", str(stack / "setup.sh")], env=env, capture_output=True, text=True, timeout=60)
 
 
 def env_file(stack: Path) -> dict[str, str]:
@@ -333,9 +323,7 @@ def test_setup_takes_the_password_from_the_environment(stack: Path) -> None:
     ],
     ids=["old-client", "no-compose", "compose-v1", "no-daemon", "old-engine"],
 )
-def test_setup_says_what_is_missing_and_touches_nothing(
-    stack: Path, fake: dict[str, str], message: str
-) -> None:
+def test_setup_says_what_is_missing_and_touches_nothing(stack: Path, fake: dict[str, str], message: str) -> None:
     result = setup(stack, **fake)
     assert result.returncode == 1
     assert message in result.stderr

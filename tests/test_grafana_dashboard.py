@@ -26,9 +26,9 @@ import yaml
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
 DASHBOARD = json.loads((DEPLOY / "grafana" / "dashboards" / "claude-code-monitoring.json").read_text())
-DATASOURCE = yaml.safe_load(
-    (DEPLOY / "grafana" / "provisioning" / "datasources" / "ccmonitor.yaml").read_text()
-)["datasources"][0]
+DATASOURCE = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "ccmonitor.yaml").read_text())[
+    "datasources"
+][0]
 PANELS = DASHBOARD["panels"]
 VARIABLES = {v["name"]: v for v in DASHBOARD["templating"]["list"]}
 ALL = "$__all"
@@ -230,18 +230,14 @@ def test_panel_query_runs_and_time_columns_are_times(
 
 
 @pytest.mark.parametrize("interval_ms", [1_000, 300_000, 86_400_000])
-def test_buckets_follow_the_interval(
-    db: sqlite3.Connection, data_range: tuple[int, int], interval_ms: int
-) -> None:
+def test_buckets_follow_the_interval(db: sqlite3.Connection, data_range: tuple[int, int], interval_ms: int) -> None:
     _, rows = run(db, panel("Token usage over time"), data_range, interval_ms=interval_ms)
     assert all(r[0] % (interval_ms // 1000) == 0 for r in rows)
     assert sum(r[2] for r in rows if r[1] == "input") == 61200
 
 
 @pytest.mark.parametrize("title", [p["title"] for p in PANELS])
-def test_a_range_without_data_shows_nothing(
-    db: sqlite3.Connection, data_range: tuple[int, int], title: str
-) -> None:
+def test_a_range_without_data_shows_nothing(db: sqlite3.Connection, data_range: tuple[int, int], title: str) -> None:
     before = (data_range[0] - 86_400_000, data_range[0])
     _, rows = run(db, panel(title), before)
     assert all(v in (0, None) for r in rows for v in r) if panel(title)["type"] == "stat" else rows == []
@@ -280,15 +276,11 @@ def test_session_user_and_team_filters(db: sqlite3.Connection, data_range: tuple
     ["x') OR 1=1 --", "'; DROP TABLE metrics; --", "o'neil", "\\' OR '1'='1"],
     ids=["close-paren", "stacked-statement", "apostrophe", "backslash-quote"],
 )
-def test_variable_values_cannot_inject_sql(
-    db: sqlite3.Connection, data_range: tuple[int, int], hostile: str
-) -> None:
+def test_variable_values_cannot_inject_sql(db: sqlite3.Connection, data_range: tuple[int, int], hostile: str) -> None:
     for name in VARIABLES:
         for p in [p for p in PANELS if "${" + name + ":" in p["targets"][0]["rawQueryText"]]:
             _, rows = run(db, p, data_range, selected={name: [hostile]})
-            assert all(v in (0, None) for r in rows for v in r) if p["type"] == "stat" else rows == [], p[
-                "title"
-            ]
+            assert all(v in (0, None) for r in rows for v in r) if p["type"] == "stat" else rows == [], p["title"]
     assert db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] > 0
 
 

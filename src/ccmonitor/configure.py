@@ -121,9 +121,7 @@ def read_settings(path: Path) -> dict[str, Any]:
     try:
         settings = json.loads(path.read_text(encoding="utf-8") or "{}")
     except json.JSONDecodeError as exc:
-        raise click.ClickException(
-            f"{path} is not valid JSON ({exc}); fix it first, nothing changed"
-        ) from None
+        raise click.ClickException(f"{path} is not valid JSON ({exc}); fix it first, nothing changed") from None
     if not isinstance(settings, dict) or not isinstance(settings.get("env", {}), dict):
         raise click.ClickException(f"{path}: expected a JSON object with an object 'env'; nothing changed")
     return settings
@@ -277,9 +275,7 @@ def _send_grpc(target: str, request: Any, headers: dict[str, str], gzip_on: bool
         channel.close()
 
 
-def _send_http(
-    url: str, protocol: str, request: Any, headers: dict[str, str], gzip_on: bool, timeout: float
-) -> None:
+def _send_http(url: str, protocol: str, request: Any, headers: dict[str, str], gzip_on: bool, timeout: float) -> None:
     import gzip
     import urllib.error
     import urllib.request
@@ -397,9 +393,7 @@ _project_option = click.option(
     type=click.Choice(["bash", "zsh", "fish"]),
     help="Print export lines instead of writing settings.",
 )
-@click.option(
-    "--yes", "-y", is_flag=True, help="Don't ask before enabling prompt logging (the warning still prints)."
-)
+@click.option("--yes", "-y", is_flag=True, help="Don't ask before enabling prompt logging (the warning still prints).")
 def configure_command(
     endpoint: str | None,
     protocol: str,
