@@ -1,0 +1,138 @@
+"""Terminal rendering of query results: a rich table (default), JSON or CSV.
+
+No SQL here. Every number comes from ccmonitor.queries (or, with `--server`, from the server's API,
+which calls the same functions), so the terminal, the API and the dashboard cannot disagree. JSON is
+the query result exactly; CSV is its rows; the table only formats (thousands separators, dollars,
+percentages, shortened hashes) and never computes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+
+FORMATS = ("table", "json", "csv")
+TITLES = {"daily": "Daily usage", "weekly": "Weekly usage (weeks start Monday)", "monthly": "Monthly usage",
+          "sessions": "Usage by session", "models": "Usage by model", "users": "Usage by user",
+          "tools": "Tool usage"}
+LABELS = {
+    "period": "Period", "session_id": "Session", "model": "Model", "user": "User", "tool": "Tool",
+    "start": "Start", "end": "End", "duration_s": "Seconds", "terminal": "Terminal", "prompts": "Prompts",
+    "input_tokens": "Input", "output_tokens": "Output", "cache_read_tokens": "Cache read",
+    "cache_creation_tokens": "Cache create", "cost_usd": "Cost (USD)", "sessions": "Sessions",
+    "api_requests": "API requests", "api_errors": "Errors", "lines_added": "Lines +", "lines_removed": "Lines -",
+    "p50_ms": "p50 ms", "p95_ms": "p95 ms", "cache_hit_ratio": "Cache hits", "uses": "Calls",
+    "succeeded": "Succeeded", "success_rate": "Success", "median_duration_ms": "Median ms",
+    "accepted": "Accepted", "rejected": "Rejected", "language": "Language", "accept": "Accepted",
+    "reject": "Rejected",
+}
+TEXT_COLUMNS = ("period", "session_id", "model", "user", "tool", "start", "end", "terminal", "language")
+PERCENT_COLUMNS = ("success_rate", "cache_hit_ratio")
+# The sessions table would not fit a terminal: these stay in JSON/CSV only.
+TABLE_HIDES = {"sessions": ("end", "terminal", "sessions", "lines_added", "lines_removed")}
+LONG_ID = 24  # hashed user ids are 64 hex characters: the table shows a prefix, JSON/CSV the whole id
+
+
+def render(doc: Mapping[str, Any], fmt: str, out: TextIO) -> None:
+    """Print a report document ({"report", "tz", "rows", "total"}) in one of FORMATS."""
+    if fmt == "json":
+        write_json(doc, out)
+    elif fmt == "csv":
+        write_csv(doc["rows"], out)
+    else:
+        title = f"{TITLES.get(doc['report'], doc['report'])} — time zone {doc['tz']}"
+        screen = console(out)
+        hide = TABLE_HIDES.get(doc["report"], ())
+        rows = [{k: _local(k, v, doc["tz"]) for k, v in row.items() if k not in hide} for row in doc["rows"]]
+        screen.print(table(rows, doc.get("total"), title))
+        if doc.get("edit_decisions"):
+            screen.print(table(doc["edit_decisions"], None, "Code edit decisions (code_edit_tool.decision)"))
+
+
+def _local(column: str, value: Any, tz: str) -> Any:
+    """Session start/end (ISO UTC) as local wall time in the report's zone, to the second."""
+    if column not in ("start", "end") or not isinstance(value, str):
+        return value
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (at.astimezone() if tz == "local" else at.astimezone(ZoneInfo(tz))).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_json(doc: Any, out: TextIO) -> None:
+    json.dump(doc, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], out: TextIO) -> None:
+    writer: csv.DictWriter[str] | None = None
+    for row in rows:
+        if writer is None:
+            writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
+            writer.writeheader()
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+
+
+def console(out: TextIO) -> Console:
+    """Wide enough for every column when writing to a pipe or file; the terminal's width otherwise."""
+    return Console(file=out, width=None if out.isatty() else 220, highlight=False, soft_wrap=False)
+
+
+def table(rows: Sequence[Mapping[str, Any]], total: Mapping[str, Any] | None, title: str) -> Table:
+    columns = list(rows[0]) if rows else list(total or {})
+    footer = total is not None and bool(rows)
+    t = Table(title=title, show_footer=footer, title_justify="left")
+    for i, column in enumerate(columns):
+        text = column in TEXT_COLUMNS
+        foot = cell(column, total[column]) if total and column in total and not text else ""
+        foot = "Total" if i == 0 and text else foot
+        t.add_column(LABELS.get(column, column), footer=foot if footer else "",
+                     justify="left" if text else "right", no_wrap=True)
+    for row in rows:
+        t.add_row(*(cell(c, row.get(c)) for c in columns))
+    if not rows:
+        t.caption = "no telemetry matches"
+    return t
+
+
+def cell(column: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if column == "cost_usd":
+        return f"${value:,.4f}"
+    if column in PERCENT_COLUMNS:
+        return f"{value:.0%}"
+    if isinstance(value, float) and column.endswith("_ms"):
+        return f"{value:,.0f}"
+    if isinstance(value, int | float):
+        return f"{value:,}"
+    text = str(value)
+    if column == "user" and len(text) > LONG_ID:
+        return text[:12] + "…"
+    return text
+
+
+def render_mapping(title: str, data: Mapping[str, Any], fmt: str, out: TextIO) -> None:
+    """A flat key/value view of a nested document (stats, prune and export summaries)."""
+    if fmt == "json":
+        write_json(data, out)
+        return
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column(no_wrap=True)
+    t.add_column(justify="right")
+    for key, value in _flatten(data):
+        t.add_row(key, cell(key, value))
+    console(out).print(t)
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value

@@ -1,0 +1,172 @@
+"""Retention: delete telemetry older than N days, blank prompt text older than M days, give the space back.
+
+Safe beside a running server (or while `ccmonitor serve` runs in another process): every step is its
+own short `BEGIN IMMEDIATE` transaction of at most `batch` rows, followed by a pause at least as long
+as the transaction took, so the ingest writer (busy_timeout 5 s) always gets the lock within a few
+milliseconds. Blanking keeps the event and its prompt_length; it removes the `prompt` column and the
+prompt attributes the ingest side would drop with store_prompts off. Space returns through
+`PRAGMA incremental_vacuum` (new databases are created with auto_vacuum=INCREMENTAL; an older file
+keeps its size but reuses the freed pages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ccmonitor.config import Config
+from ccmonitor.otlp.logs import PROMPT_BODY_EVENTS, PROMPT_KEYS
+from ccmonitor.queries.filters import utc_text
+from ccmonitor.store.sqlite import connect
+
+log = logging.getLogger(__name__)
+TABLES = ("metrics", "events", "spans")
+BATCH = 2000
+Progress = Callable[[str, int], None]
+_REMOVE = ", ".join(f"'$.{k}'" for k in PROMPT_KEYS)
+_HAS_PROMPT = " OR ".join(f"json_type(custom_attributes, '$.{k}') IS NOT NULL" for k in PROMPT_KEYS)
+_BODY = f"event_name IN ({', '.join(repr(e) for e in PROMPT_BODY_EVENTS)})"
+BLANK = {  # table -> (rows still holding prompt text, the update that blanks them)
+    "events": (f"(prompt IS NOT NULL OR {_HAS_PROMPT} OR ({_BODY} AND json_type(custom_attributes, '$.body')"
+               " IS NOT NULL))",
+               f"UPDATE events SET prompt = NULL, custom_attributes = CASE WHEN {_BODY} THEN "
+               f"json_remove(custom_attributes, {_REMOVE}, '$.body') ELSE json_remove(custom_attributes, "
+               f"{_REMOVE}) END"),
+    "spans": (f"({_HAS_PROMPT})", f"UPDATE spans SET custom_attributes = json_remove(custom_attributes, {_REMOVE})"),
+}
+
+
+def cutoff(age: timedelta, now: datetime | None = None) -> str:
+    """The stored-timestamp text `age` before now: rows older than this go."""
+    return utc_text((now or datetime.now(UTC)) - age)
+
+
+def count(conn: sqlite3.Connection, before: str | None, prompts_before: str | None = None) -> dict[str, int]:
+    """What prune() and blank_prompts() would touch (for --dry-run and the progress bar's totals)."""
+    out = {}
+    if before is not None:
+        for t in TABLES:
+            out[t] = conn.execute(f"SELECT COUNT(*) FROM {t} WHERE timestamp < ?", (before,)).fetchone()[0]
+        out["metric_series"] = conn.execute(
+            "SELECT COUNT(*) FROM metric_series WHERE updated_at < ?", (before,)).fetchone()[0]
+    if prompts_before is not None:
+        out["prompts"] = sum(conn.execute(f"SELECT COUNT(*) FROM {t} WHERE timestamp >= ? AND timestamp < ? "
+                                          f"AND {cond}", (before or "", prompts_before)).fetchone()[0]
+                             for t, (cond, _) in BLANK.items())
+    return out
+
+
+def _step(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
+    """One short write transaction, then yield the lock for at least as long as we held it."""
+    started = time.monotonic()
+    conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for the ingest writer's commit
+    try:
+        changed = conn.execute(sql, params).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    time.sleep(max(0.005, time.monotonic() - started))
+    return changed
+
+
+def prune(conn: sqlite3.Connection, before: str, batch: int = BATCH, progress: Progress | None = None,
+          halt: threading.Event | None = None) -> dict[str, int]:
+    """Delete rows older than `before` (UTC text) and series state not updated since; returns counts."""
+    done = dict.fromkeys((*TABLES, "metric_series"), 0)
+    steps = [(t, f"DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE timestamp < ? ORDER BY timestamp "
+                 f"LIMIT {int(batch)})") for t in TABLES]
+    steps.append(("metric_series", "DELETE FROM metric_series WHERE series_key IN (SELECT series_key FROM "
+                                   f"metric_series WHERE updated_at < ? LIMIT {int(batch)})"))
+    for name, sql in steps:
+        while not (halt and halt.is_set()):
+            n = _step(conn, sql, (before,))
+            done[name] += n
+            if progress and n:
+                progress(name, n)
+            if n < batch:
+                break
+    return done
+
+
+def blank_prompts(conn: sqlite3.Connection, before: str, after: str = "", batch: int = BATCH,
+                  progress: Progress | None = None, halt: threading.Event | None = None) -> int:
+    """Remove prompt text from rows with after <= timestamp < before, keeping the rows."""
+    total = 0
+    for table, (cond, update) in BLANK.items():
+        cursor = (after, 0)
+        while not (halt and halt.is_set()):
+            ids = conn.execute(f"SELECT timestamp, id FROM {table} WHERE (timestamp, id) > (?, ?) AND timestamp < ?"
+                               f" AND {cond} ORDER BY timestamp, id LIMIT {int(batch)}", (*cursor, before)).fetchall()
+            if not ids:
+                break
+            cursor = tuple(ids[-1])
+            n = _step(conn, f"{update} WHERE id IN ({', '.join('?' * len(ids))})", tuple(i for _, i in ids))
+            total += n
+            if progress:
+                progress("prompts", n)
+    return total
+
+
+def vacuum(conn: sqlite3.Connection, pages: int = 1000, halt: threading.Event | None = None) -> int:
+    """Return free pages to the file system, a few at a time; returns the pages freed."""
+    freed = 0
+    while not (halt and halt.is_set()):
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        if free == 0 or conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            break
+        started = time.monotonic()
+        conn.execute(f"PRAGMA incremental_vacuum({min(free, int(pages))})").fetchall()  # one page per step
+        freed += free - conn.execute("PRAGMA freelist_count").fetchone()[0]
+        time.sleep(max(0.005, time.monotonic() - started))
+    return freed
+
+
+def run_once(db: Path, retention_days: int, prompt_retention_days: int, *, prompts_after: str = "",
+             busy_timeout_ms: int = 5000, halt: threading.Event | None = None) -> dict[str, int]:
+    """One retention pass with the given settings (0 = off); returns what it did."""
+    conn = connect(db, busy_timeout_ms)
+    try:
+        done: dict[str, int] = {}
+        if retention_days > 0:
+            done.update(prune(conn, cutoff(timedelta(days=retention_days)), halt=halt))
+        if prompt_retention_days > 0:
+            done["prompts"] = blank_prompts(conn, cutoff(timedelta(days=prompt_retention_days)), prompts_after,
+                                           halt=halt)
+        if any(done.values()):
+            done["pages_freed"] = vacuum(conn, halt=halt)
+        return done
+    finally:
+        conn.close()
+
+
+async def retention_loop(config: Config, stop_event: asyncio.Event, interval_s: float = 3600.0) -> None:
+    """Background retention for `serve`: a pass at start, then every interval, until stop_event is set."""
+    if config.retention_days <= 0 and config.prompt_retention_days <= 0:
+        return
+    halt, prompts_after = threading.Event(), ""
+    while not stop_event.is_set():
+        next_after = cutoff(timedelta(days=config.prompt_retention_days)) if config.prompt_retention_days > 0 else ""
+        work = asyncio.ensure_future(asyncio.to_thread(
+            run_once, config.db, config.retention_days, config.prompt_retention_days,
+            prompts_after=prompts_after, busy_timeout_ms=config.busy_timeout_ms, halt=halt))
+        stop = asyncio.ensure_future(stop_event.wait())
+        await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if stop_event.is_set():
+            halt.set()  # the pass stops at its next batch boundary
+        try:
+            done = await work
+            prompts_after = next_after  # rows before the last cutoff are blank now; scan only newer ones
+            if any(done.values()):
+                log.info("retention: %s", ", ".join(f"{k} {v}" for k, v in done.items() if v))
+        except Exception:
+            log.exception("retention pass failed; retrying in %.0f s", interval_s)
+        if not stop.done():
+            await asyncio.wait({stop}, timeout=interval_s)
+        stop.cancel()
