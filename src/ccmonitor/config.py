@@ -42,7 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("http_port", int, 4318, "OTLP/HTTP port"),
     Setting("app_port", int, 5000, "Dashboard, JSON API, /health, /stats and OTLP /v1/* port"),
     Setting("max_body_bytes", int, 16 * 1024 * 1024, "Largest accepted request body after decompression"),
-    Setting("queue_max_records", int, 100_000, "Records waiting for commit before new requests get 503"),
+    Setting("queue_max_records", int, 20_000, "Records waiting for commit before new requests get 503"),
+    Setting("max_inflight_bytes", int, 64 * 1024 * 1024, "Request bytes being decoded at once before new requests get 503"),
     Setting("commit_timeout_s", float, 30.0, "How long a request waits for its commit before 503"),
     Setting("busy_timeout_ms", int, 5000, "How long a write waits on a locked database before 503"),
     Setting("synchronous", str, "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL"),
@@ -62,7 +63,8 @@ class Config:
     http_port: int = 4318
     app_port: int = 5000
     max_body_bytes: int = 16 * 1024 * 1024
-    queue_max_records: int = 100_000
+    queue_max_records: int = 20_000
+    max_inflight_bytes: int = 64 * 1024 * 1024
     commit_timeout_s: float = 30.0
     busy_timeout_ms: int = 5000
     synchronous: str = "FULL"
@@ -98,7 +100,7 @@ class Config:
                 raise ConfigError(f"{name} must be 0-65535, got {port}")
         if self.synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ConfigError(f"synchronous must be FULL, NORMAL or EXTRA, got {self.synchronous!r}")
-        for name in ("max_body_bytes", "queue_max_records"):
+        for name in ("max_body_bytes", "queue_max_records", "max_inflight_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive")
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from google.protobuf.message import Message
 
-from ccmonitor.errors import CcmonitorError, InternalError, StoreBusy
+from ccmonitor.errors import CcmonitorError, InternalError, Overloaded, StoreBusy
 from ccmonitor.otlp import decode
 from ccmonitor.otlp.signals import Signal
 from ccmonitor.records import Batch, StoreResult
@@ -55,8 +55,11 @@ class Counters:
 
 
 class Ingest:
-    def __init__(self, store: Appender, *, store_prompts: bool = True, commit_timeout_s: float = 30.0) -> None:
+    def __init__(self, store: Appender, *, store_prompts: bool = True, commit_timeout_s: float = 30.0,
+                 max_inflight_bytes: int = 64 << 20) -> None:
         self.store = store
+        self.max_inflight_bytes = max_inflight_bytes
+        self._inflight = 0  # bytes of request bodies being decoded (event loop only: no lock needed)
         self.store_prompts = store_prompts
         self.commit_timeout_s = commit_timeout_s
         self.counters = Counters()
@@ -69,10 +72,7 @@ class Ingest:
         """Store one export request; returns the Export*ServiceResponse once its rows are committed."""
         self.counters.add(signal.name, transport, requests=1)
         try:
-            if len(body) > OFFLOAD_BYTES:
-                batch, rejected, message = await asyncio.to_thread(self.decode, signal, body, media_type)
-            else:
-                batch, rejected, message = self.decode(signal, body, media_type)
+            batch, rejected, message = await self._decode_within_budget(signal, body, media_type)
             result = await self._store(batch)
         except CcmonitorError as exc:
             self.counters.add(signal.name, transport, **{f"failed_{type(exc).__name__}": 1})
@@ -85,6 +85,18 @@ class Ingest:
         self.counters.add(signal.name, transport, accepted=result.accepted, rejected=rejected,
                           duplicates=result.duplicates)
         return signal.response(rejected, message)
+
+    async def _decode_within_budget(self, signal: Signal, body: bytes, media_type: str) -> tuple[Batch, int, str]:
+        """Decoding multiplies a body's memory several times; bound what is decoded at once."""
+        if self._inflight and self._inflight + len(body) > self.max_inflight_bytes:
+            raise Overloaded(f"{self._inflight} request bytes already being decoded")
+        self._inflight += len(body)
+        try:
+            if len(body) > OFFLOAD_BYTES:
+                return await asyncio.to_thread(self.decode, signal, body, media_type)
+            return self.decode(signal, body, media_type)
+        finally:
+            self._inflight -= len(body)
 
     async def _store(self, batch: Batch) -> StoreResult:
         if not batch.size:

@@ -100,7 +100,8 @@ class Server:
         self.store = store = await asyncio.to_thread(
             SqliteStore, c.db, synchronous=c.synchronous, busy_timeout_ms=c.busy_timeout_ms,
             queue_max_records=c.queue_max_records)
-        ingest = Ingest(store, store_prompts=c.store_prompts, commit_timeout_s=c.commit_timeout_s)
+        ingest = Ingest(store, store_prompts=c.store_prompts, commit_timeout_s=c.commit_timeout_s,
+                        max_inflight_bytes=c.max_inflight_bytes)
         otlp = otlp_http.routes(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
         ops = status.routes(c.db, store.probe_writable, ingest.counters.snapshot,
                             lambda: dict(store.last_commit), lambda: store.queued)

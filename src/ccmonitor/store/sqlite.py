@@ -70,7 +70,7 @@ class SqliteStore:
     """The write side. submit() is thread-safe and never blocks on the database."""
 
     def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000,
-                 queue_max_records: int = 100_000) -> None:
+                 queue_max_records: int = 20_000) -> None:
         self.path = path
         self._conn = open_database(path, synchronous, busy_timeout_ms)
         self._busy_timeout_ms = busy_timeout_ms
