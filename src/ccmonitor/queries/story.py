@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from ccmonitor.queries import names
@@ -23,9 +25,12 @@ COLUMNS = ("id, timestamp, event_name, prompt_id, prompt, prompt_length, tool_na
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
 
 
-def session_story(conn: sqlite3.Connection, session_id: str, f: Filters) -> dict[str, Any] | None:
-    """`f` only supplies the outer time bounds of the summary; the story itself is the whole session."""
-    summary = list_sessions(conn, Filters(since=f.since, until=f.until, sessions=(session_id,)), limit=1)
+ALL_TIME = Filters(since=datetime(1970, 1, 1, tzinfo=UTC), until=datetime(9999, 1, 1, tzinfo=UTC))
+
+
+def session_story(conn: sqlite3.Connection, session_id: str) -> dict[str, Any] | None:
+    """The whole session, whatever range the list it was picked from showed."""
+    summary = list_sessions(conn, replace(ALL_TIME, sessions=(session_id,)), limit=1)
     rows = [dict(r) for r in conn.execute(
         f"SELECT {COLUMNS} FROM events WHERE session_id = ? ORDER BY timestamp, id LIMIT ?",
         [session_id, MAX_EVENTS])]

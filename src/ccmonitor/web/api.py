@@ -1,0 +1,130 @@
+"""The JSON API under /api/: one endpoint per overview panel, the overview as a whole, sessions,
+a session's story, a prompt's full text, filter choices, and the OpenAPI document describing them.
+
+Every error, including unknown paths and wrong methods, has one shape:
+    {"error": {"code": "<machine code>", "message": "<one line for a human>"}}
+400 invalid_parameter, 404 not_found, 405 method_not_allowed, 503 database_unavailable (locked or
+missing; retry), 500 internal_error. The handlers live on this sub-application, so they never touch
+the OTLP routes next to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ccmonitor.errors import InputError
+from ccmonitor.queries import activity, facets, sessions, story
+from ccmonitor.queries.buckets import bucket_seconds, iso_unix
+from ccmonitor.queries.filters import Filters
+from ccmonitor.queries.panels import PANELS, overview
+from ccmonitor.web import params
+from ccmonitor.web.openapi import document
+from ccmonitor.web.pool import Pool
+
+log = logging.getLogger(__name__)
+HTTP_CODES = {400: "invalid_parameter", 404: "not_found", 405: "method_not_allowed"}
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def range_of(f: Filters) -> dict[str, Any]:
+    return {"since": iso_unix(int(f.since.timestamp())), "until": iso_unix(int(f.until.timestamp())),
+            "bucket_seconds": bucket_seconds(f)}
+
+
+def has_data(conn: sqlite3.Connection) -> bool:
+    return bool(conn.execute(
+        "SELECT EXISTS(SELECT 1 FROM metrics) OR EXISTS(SELECT 1 FROM events)").fetchone()[0])
+
+
+def app(pool: Pool) -> Starlette:
+    async def overview_endpoint(request: Request) -> JSONResponse:
+        f = params.filters(request.query_params)
+
+        def query(conn: sqlite3.Connection) -> dict[str, Any]:
+            return {"range": range_of(f), "empty": not has_data(conn), "panels": overview(conn, f)}
+
+        return JSONResponse(await pool.run(query))
+
+    async def panel_endpoint(request: Request) -> JSONResponse:
+        panel = PANELS.get(request.path_params["name"])
+        if panel is None:
+            raise HTTPException(404, f"no panel {request.path_params['name']!r}; see /api/openapi.json")
+        f = params.filters(request.query_params)
+        data = await pool.run(lambda conn: panel.query(conn, f))
+        return JSONResponse({"range": range_of(f), "panel": panel.name, "data": data})
+
+    async def sessions_endpoint(request: Request) -> JSONResponse:
+        q = request.query_params
+        f = params.filters(q)
+        limit, offset = params.integer(q, "limit", sessions.PAGE), params.integer(q, "offset", 0, 10**9)
+        data = await pool.run(lambda conn: sessions.list_sessions(conn, f, limit, offset))
+        return JSONResponse({"range": range_of(f), **data})
+
+    async def session_endpoint(request: Request) -> JSONResponse:
+        session_id = request.path_params["session_id"]
+        data = await pool.run(lambda conn: story.session_story(conn, session_id))
+        if data is None:
+            raise HTTPException(404, f"no session {session_id!r}")
+        return JSONResponse(data)
+
+    async def prompt_endpoint(request: Request) -> JSONResponse:
+        prompt_id = request.path_params["prompt_id"]
+        data = await pool.run(lambda conn: activity.prompt_text(conn, prompt_id))
+        if data is None:
+            raise HTTPException(404, f"no prompt {prompt_id!r}")
+        return JSONResponse(data)
+
+    async def facets_endpoint(request: Request) -> JSONResponse:
+        f = params.filters(request.query_params)
+        return JSONResponse({"range": range_of(f), **await pool.run(lambda conn: facets.facets(conn, f))})
+
+    async def openapi_endpoint(request: Request) -> JSONResponse:
+        return JSONResponse(document())
+
+    get = ["GET", "HEAD"]
+    routes = [
+        Route("/overview", overview_endpoint, methods=get),
+        Route("/panels/{name}", panel_endpoint, methods=get),
+        Route("/sessions", sessions_endpoint, methods=get),
+        Route("/sessions/{session_id}", session_endpoint, methods=get),
+        Route("/prompts/{prompt_id}", prompt_endpoint, methods=get),
+        Route("/facets", facets_endpoint, methods=get),
+        Route("/openapi.json", openapi_endpoint, methods=get),
+    ]
+    return Starlette(routes=routes, exception_handlers={
+        HTTPException: _http_error, InputError: _input_error, sqlite3.OperationalError: _db_error,
+        Exception: _internal_error})
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    message = exc.detail
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no API endpoint {request.url.path}; see /api/openapi.json"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}; use GET"
+    return error(exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"), message)
+
+
+async def _input_error(request: Request, exc: Exception) -> JSONResponse:
+    return error(400, "invalid_parameter", str(exc))
+
+
+async def _db_error(request: Request, exc: Exception) -> JSONResponse:
+    return error(503, "database_unavailable", f"database not readable right now ({exc}); retry")
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("dashboard API error on %s: %s", request.url.path, type(exc).__name__)
+    return error(500, "internal_error", f"internal error ({type(exc).__name__})")

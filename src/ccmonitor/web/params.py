@@ -1,0 +1,80 @@
+"""Query string -> Filters, the same for every page and API call, so a URL is a shareable view.
+
+    range=1h|24h|7d|30d (default 24h) or range=custom&from=<ISO 8601>&to=<ISO 8601>
+    user=<email, account uuid or user id>  model=<model>  terminal=<type>  session=<id>  (repeatable)
+    attr.<key>=<value>   a custom resource attribute, e.g. attr.team=platform (repeatable)
+    limit, offset        paging of lists
+
+A time without a zone is UTC. Anything invalid is an InputError naming the parameter (400).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from starlette.datastructures import QueryParams
+
+from ccmonitor.errors import InputError
+from ccmonitor.queries.filters import ATTRIBUTE_KEY, Filters
+
+RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
+          "30d": timedelta(days=30)}
+DEFAULT_RANGE = "24h"
+MAX_VALUES = 50
+MAX_LIMIT = 500
+
+
+def parse_time(name: str, raw: str | None) -> datetime:
+    if not raw:
+        raise InputError(f"{name} is required with range=custom")
+    try:
+        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not an ISO 8601 time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def time_range(q: QueryParams, now: datetime | None = None) -> tuple[datetime, datetime]:
+    name = q.get("range") or DEFAULT_RANGE
+    if name == "custom":
+        since, until = parse_time("from", q.get("from")), parse_time("to", q.get("to"))
+        if until <= since:
+            raise InputError("to must be later than from")
+        return since, until
+    if name not in RANGES:
+        raise InputError(f"range must be one of {', '.join([*RANGES, 'custom'])}; got {name!r}")
+    now = now or datetime.now(UTC)
+    return now - RANGES[name], now
+
+
+def _values(q: QueryParams, name: str) -> tuple[str, ...]:
+    values = tuple(dict.fromkeys(v for v in q.getlist(name) if v))
+    if len(values) > MAX_VALUES:
+        raise InputError(f"at most {MAX_VALUES} values of {name}")
+    return values
+
+
+def filters(q: QueryParams, now: datetime | None = None) -> Filters:
+    since, until = time_range(q, now)
+    attributes = []
+    for key, value in q.multi_items():
+        if key.startswith("attr."):
+            name = key[len("attr."):]
+            if not ATTRIBUTE_KEY.match(name):
+                raise InputError(f"invalid attribute name {name!r}")
+            if value:
+                attributes.append((name, value))
+    if len(attributes) > MAX_VALUES:
+        raise InputError(f"at most {MAX_VALUES} attribute filters")
+    return Filters(since=since, until=until, users=_values(q, "user"), models=_values(q, "model"),
+                   terminals=_values(q, "terminal"), sessions=_values(q, "session"),
+                   attributes=tuple(attributes))
+
+
+def integer(q: QueryParams, name: str, default: int, maximum: int = MAX_LIMIT) -> int:
+    raw = q.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) > maximum:
+        raise InputError(f"{name} must be an integer from 0 to {maximum}")
+    return int(raw)
