@@ -49,6 +49,9 @@ def render(doc: Mapping[str, Any], fmt: str, out: TextIO) -> None:
     else:
         title = f"{TITLES.get(doc['report'], doc['report'])} — time zone {doc['tz']}"
         screen = console(out)
+        if not doc["rows"]:
+            screen.print(f"{title}: no telemetry matches")
+            return
         hide = TABLE_HIDES.get(doc["report"], ())
         rows = [{k: _local(k, v, doc["tz"]) for k, v in row.items() if k not in hide} for row in doc["rows"]]
         screen.print(table(rows, doc.get("total"), title))
@@ -95,8 +98,6 @@ def table(rows: Sequence[Mapping[str, Any]], total: Mapping[str, Any] | None, ti
                      justify="left" if text else "right", no_wrap=True)
     for row in rows:
         t.add_row(*(cell(c, row.get(c)) for c in columns))
-    if not rows:
-        t.caption = "no telemetry matches"
     return t
 
 
