@@ -1,5 +1,5 @@
 // Shared by every page: URL state, the filter bar, fetching the JSON twin, auto-refresh,
-// and a DOM builder that only ever inserts text (user content stays inert: no innerHTML anywhere).
+// and a DOM builder that only ever inserts text nodes: user content is never parsed as HTML.
 
 const FILTER_KEYS = ["range", "from", "to", "user", "model", "terminal"];
 

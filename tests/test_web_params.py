@@ -1,0 +1,59 @@
+"""web/params: query strings -> Filters (the URL is the shareable state of every view)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from starlette.datastructures import QueryParams
+
+from ccmonitor.errors import InputError
+from ccmonitor.web.params import filters, integer
+
+NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("query", "span"), [
+    ("", timedelta(hours=24)), ("range=1h", timedelta(hours=1)), ("range=7d", timedelta(days=7)),
+    ("range=30d", timedelta(days=30))], ids=["default-24h", "1h", "7d", "30d"])
+def test_presets_end_now(query: str, span: timedelta) -> None:
+    f = filters(QueryParams(query), NOW)
+    assert (f.since, f.until) == (NOW - span, NOW)
+
+
+@pytest.mark.parametrize(("start", "expected"), [
+    ("2026-11-27T16:00:00Z", datetime(2026, 11, 27, 16, tzinfo=UTC)),
+    ("2026-11-27T17:30:00+01:30", datetime(2026, 11, 27, 16, tzinfo=UTC)),
+    ("2026-11-27 16:00:00", datetime(2026, 11, 27, 16, tzinfo=UTC)),
+    ("2026-11-27T16:00:00.000Z", datetime(2026, 11, 27, 16, tzinfo=UTC))],
+    ids=["zulu", "offset", "naive-is-utc", "milliseconds"])
+def test_custom_range(start: str, expected: datetime) -> None:
+    f = filters(QueryParams({"range": "custom", "from": start, "to": "2026-11-27T18:00:00Z"}))
+    assert f.since == expected and f.until == NOW
+
+
+def test_every_filter() -> None:
+    q = QueryParams("user=a@x.io&user=b@x.io&user=a@x.io&model=m1&terminal=vscode&session=s1"
+                    "&attr.team=platform&attr.team=infra&attr.cost_center=eng-1&attr.empty=")
+    f = filters(q, NOW)
+    assert f.users == ("a@x.io", "b@x.io") and f.models == ("m1",) and f.terminals == ("vscode",)
+    assert f.sessions == ("s1",)
+    assert f.attributes == (("team", "platform"), ("team", "infra"), ("cost_center", "eng-1"))
+
+
+@pytest.mark.parametrize("query", [
+    "range=2d", "range=custom", "range=custom&from=2026-01-02&to=2026-01-01", "range=custom&from=x&to=y",
+    "attr.a%20b=1", "attr.=1", "&".join(f"user=u{i}" for i in range(51))],
+    ids=["unknown-range", "custom-without-times", "reversed", "garbage-times", "attribute-with-space",
+         "empty-attribute-name", "too-many-users"])
+def test_invalid(query: str) -> None:
+    with pytest.raises(InputError):
+        filters(QueryParams(query), NOW)
+
+
+def test_integer() -> None:
+    assert integer(QueryParams(""), "limit", 50) == 50
+    assert integer(QueryParams("limit=7"), "limit", 50) == 7
+    for bad in ("limit=-1", "limit=1.5", "limit=x", "limit=501"):
+        with pytest.raises(InputError):
+            integer(QueryParams(bad), "limit", 50)
