@@ -122,7 +122,8 @@ def vacuum(conn: sqlite3.Connection, pages: int = 1000, halt: threading.Event | 
         if free == 0 or conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
             break
         started = time.monotonic()
-        conn.execute(f"PRAGMA incremental_vacuum({min(free, int(pages))})").fetchall()  # one page per step
+        # executescript steps the pragma to the end; execute() would stop after its first page
+        conn.executescript(f"PRAGMA incremental_vacuum({min(free, int(pages))})")
         freed += free - conn.execute("PRAGMA freelist_count").fetchone()[0]
         time.sleep(max(0.005, time.monotonic() - started))
     return freed

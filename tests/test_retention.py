@@ -1,0 +1,197 @@
+"""retention: pruning beside a real server that keeps ingesting, prompt blanking that keeps the events,
+incremental vacuum, and the background loop `serve` runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from capture import replay_scenario, snapshot_rows
+from ccmonitor import retention
+from ccmonitor.queries.filters import utc_text
+from ccmonitor.store.sqlite import connect, open_database
+from conftest import make_config
+from otlp_builders import event_request
+
+OLD, CUT = "2020-01-01 00:00:00.000", "2025-01-01 00:00:00.000"
+PAD = json.dumps({"team": "platform", "pad": "x" * 400})
+
+
+def fill(db: Path, n: int, timestamp: str, prompt: str | None = None) -> None:
+    """n rows per table at `timestamp`, written straight into a real, migrated database file."""
+    conn = open_database(db)
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO events (timestamp, event_name, session_id, prompt, prompt_length, custom_attributes,"
+                     " dedup_key) VALUES (?, 'claude_code.user_prompt', 's-old', ?, 5, ?, ?)",
+                     [(timestamp, prompt, json.dumps({"prompt_text": prompt, "team": "platform"}) if prompt else PAD,
+                       os.urandom(16)) for _ in range(n)])
+    conn.executemany("INSERT INTO metrics (timestamp, metric_name, metric_value, custom_attributes, dedup_key)"
+                     " VALUES (?, 'claude_code.token.usage', 1, ?, ?)",
+                     [(timestamp, PAD, os.urandom(16)) for _ in range(n)])
+    conn.executemany("INSERT INTO spans (timestamp, end_timestamp, duration_ms, trace_id, span_id, name,"
+                     " custom_attributes, dedup_key) VALUES (?, ?, 1, 't', 's', 'claude_code.interaction', ?, ?)",
+                     [(timestamp, timestamp, json.dumps({"user_prompt": prompt or "x"}), os.urandom(16))
+                      for _ in range(n)])
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def add_series(db: Path, key: bytes, updated_at: str) -> None:
+    conn = connect(db)
+    conn.execute("INSERT INTO metric_series VALUES (?, 1, 2, 3.0, ?)", (key, updated_at))
+    conn.close()
+
+
+def scalar(db: Path, sql: str, *params: object) -> object:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_prune_beside_a_server_that_keeps_ingesting(server_factory, tmp_path: Path) -> None:
+    db = tmp_path / "busy.db"
+    fill(db, 20_000, OLD)
+    add_series(db, b"old-series", "2020-01-01 00:00:00")
+    add_series(db, b"live-series", "2026-11-27 00:00:00")
+    server = server_factory(db=db)
+    replay_scenario("http-protobuf", server.ports)
+    pruned: dict[str, int] = {}
+
+    def prune() -> None:
+        conn = connect(db)
+        try:
+            pruned.update(retention.prune(conn, CUT, batch=500))
+        finally:
+            conn.close()
+
+    worker = threading.Thread(target=prune)
+    statuses, slowest, sent, during = [], 0.0, 0, 0
+    worker.start()
+    while worker.is_alive() or sent < 40:
+        during += worker.is_alive()
+        body = event_request([{"event.name": "tool_result", "session.id": "live", "n": sent * 10 + i}
+                              for i in range(10)]).SerializeToString()
+        started = time.monotonic()
+        r = httpx.post(f"http://127.0.0.1:{server.http_port}/v1/logs", content=body,
+                       headers={"content-type": "application/x-protobuf"}, timeout=30)
+        slowest = max(slowest, time.monotonic() - started)
+        statuses.append(r.status_code)
+        sent += 1
+    worker.join()
+    assert set(statuses) == {200}, "ingest was refused while prune ran"
+    assert slowest < 4.0  # well under the writer's 5 s busy_timeout: prune never held the lock long
+    assert during >= 10, "prune finished before ingest got going; nothing was tested"
+    assert pruned == {"metrics": 20_000, "events": 20_000, "spans": 20_000, "metric_series": 1}
+    rows = snapshot_rows(db)
+    assert rows["events"] == 16 + sent * 10  # the capture's 16 records and everything sent meanwhile
+    assert scalar(db, "SELECT COUNT(*) FROM events WHERE session_id = 'live'") == sent * 10
+    for table in ("metrics", "events", "spans"):
+        assert scalar(db, f"SELECT COUNT(*) FROM {table} WHERE timestamp < ?", CUT) == 0
+    assert scalar(db, "SELECT COUNT(*) FROM metrics") > 0
+    assert scalar(db, "SELECT COUNT(*) FROM metric_series WHERE series_key = ?", b"live-series") == 1
+
+
+def test_dry_run_count_is_what_prune_deletes(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    fill(db, 300, OLD)
+    fill(db, 200, "2026-01-01 00:00:00.000", prompt="secret")
+    conn = connect(db)
+    counts = retention.count(conn, CUT, "2026-06-01 00:00:00.000")
+    assert counts == {"metrics": 300, "events": 300, "spans": 300, "metric_series": 0, "prompts": 400}
+    done = retention.prune(conn, CUT, batch=64)
+    assert done == {"metrics": 300, "events": 300, "spans": 300, "metric_series": 0}
+    assert retention.blank_prompts(conn, "2026-06-01 00:00:00.000", CUT, batch=64) == 400
+    conn.close()
+
+
+def test_blanking_keeps_the_events_and_their_length(server, captures_db: Path) -> None:
+    body = event_request([{"event.name": "api_request_body", "body": '{"messages": "the whole chat"}',
+                           "model": "m"}]).SerializeToString()
+    assert httpx.post(f"http://127.0.0.1:{server.http_port}/v1/logs", content=body,
+                      headers={"content-type": "application/x-protobuf"}).status_code == 200
+    for db in (captures_db, server.db_path):
+        before = snapshot_rows(db)
+        conn = connect(db)
+        retention.blank_prompts(conn, "9999-01-01 00:00:00.000", batch=5)
+        conn.close()
+        assert snapshot_rows(db) == before
+        assert scalar(db, "SELECT COUNT(*) FROM events WHERE prompt IS NOT NULL") == 0
+        for key in ("prompt", "prompt_text", "user_prompt", "body"):
+            for table in ("events", "spans"):
+                assert scalar(db, f"SELECT COUNT(*) FROM {table} WHERE json_type(custom_attributes, ?) IS NOT NULL",
+                              f"$.{key}") == 0, (table, key)
+    assert scalar(captures_db, "SELECT COUNT(*) FROM events WHERE event_name = 'claude_code.user_prompt'"
+                               " AND prompt_length = 33") == 13
+    assert scalar(captures_db, "SELECT json_extract(custom_attributes, '$.user_prompt_length') FROM spans"
+                               " WHERE name = 'claude_code.interaction'") == 33
+
+
+def test_blanking_only_touches_its_window(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    fill(db, 10, "2024-01-01 00:00:00.000", prompt="old")
+    fill(db, 10, "2026-01-01 00:00:00.000", prompt="mid")
+    fill(db, 10, "2026-09-01 00:00:00.000", prompt="new")
+    conn = connect(db)
+    assert retention.blank_prompts(conn, "2026-06-01 00:00:00.000", after=CUT) == 20  # 10 events + 10 spans
+    conn.close()
+    assert scalar(db, "SELECT group_concat(DISTINCT prompt) FROM events WHERE prompt IS NOT NULL") == "old,new"
+
+
+def test_incremental_vacuum_gives_the_space_back(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    fill(db, 4000, OLD)
+    conn = connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    retention.prune(conn, CUT)
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] > 0
+    freed = retention.vacuum(conn, pages=100)
+    assert freed > pages // 2
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert conn.execute("PRAGMA page_count").fetchone()[0] <= pages - freed  # pointer-map pages go too
+    conn.close()
+
+
+def test_background_loop_prunes_blanks_and_stops(tmp_path: Path) -> None:
+    db = tmp_path / "loop.db"
+    now = datetime.now(UTC)
+    fill(db, 50, utc_text(now - timedelta(days=60)), prompt="ancient")
+    fill(db, 50, utc_text(now - timedelta(days=10)), prompt="older than a week")
+    fill(db, 50, utc_text(now - timedelta(hours=1)), prompt="fresh")
+    config = make_config(db, retention_days=30, prompt_retention_days=7)
+
+    async def run() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(retention.retention_loop(config, stop, interval_s=3600))
+        for _ in range(300):
+            await asyncio.sleep(0.05)
+            if scalar(db, "SELECT COUNT(*) FROM events WHERE prompt = 'older than a week'") == 0:
+                break
+        stop.set()
+        started = time.monotonic()
+        await asyncio.wait_for(task, 10)
+        return time.monotonic() - started
+
+    assert asyncio.run(run()) < 2.0  # stop is honoured at once, not after the hour-long sleep
+    assert snapshot_rows(db) == {"metrics": 100, "events": 100, "spans": 100}
+    assert scalar(db, "SELECT group_concat(DISTINCT prompt) FROM events WHERE prompt IS NOT NULL") == "fresh"
+
+
+@pytest.mark.parametrize("days", [(0, 0)], ids=["retention off"])
+def test_loop_does_nothing_when_retention_is_off(tmp_path: Path, days: tuple[int, int]) -> None:
+    db = tmp_path / "off.db"
+    fill(db, 5, OLD, prompt="keep")
+    config = make_config(db, retention_days=days[0], prompt_retention_days=days[1])
+    asyncio.run(asyncio.wait_for(retention.retention_loop(config, asyncio.Event()), 5))
+    assert snapshot_rows(db)["events"] == 5
