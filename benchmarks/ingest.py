@@ -69,7 +69,8 @@ def free_port() -> int:
 class ServerProcess:
     def __init__(self, db: Path, **options: str) -> None:
         self.ports = {"grpc": free_port(), "http": free_port(), "app": free_port()}
-        args = [sys.executable, "-m", "ccmonitor", "serve", "--db", str(db),
+        prefix = os.environ.get("BENCH_SERVER_PREFIX", "-m ccmonitor").split()
+        args = [sys.executable, *prefix, "serve", "--db", str(db),
                 "--grpc-port", str(self.ports["grpc"]), "--http-port", str(self.ports["http"]),
                 "--app-port", str(self.ports["app"])]
         for k, v in options.items():

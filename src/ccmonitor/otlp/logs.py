@@ -19,7 +19,6 @@ from ccmonitor.otlp.values import (
     as_float,
     as_int,
     as_text,
-    attributes,
     hex_id,
     now_unix_nano,
     timestamp_text,
@@ -71,10 +70,9 @@ def to_batch(request: ExportLogsServiceRequest, store_prompts: bool) -> tuple[Ba
 
 
 def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: bool) -> Event:
-    own = attributes(record.attributes)
-    attrs = origin.merged(own)
+    attrs = origin.merged(record.attributes)
     identity = origin.identity(attrs)
-    name, body_kept = _event_name(record, own)
+    name, body_kept = _event_name(record, attrs.get("event.name"))
     if body_kept is not None:
         attrs["body"] = body_kept
     if record.severity_number:
@@ -124,12 +122,11 @@ def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: 
     ))
 
 
-def _event_name(record: Any, own: dict[str, Any]) -> tuple[str, Any]:
-    """(event_name, body to keep or None)."""
+def _event_name(record: Any, short: Any) -> tuple[str, Any]:
+    """(event_name, body to keep or None); `short` is the `event.name` attribute."""
     body = record.body
     body_kind = body.WhichOneof("value")
     text = body.string_value if body_kind == "string_value" else None
-    short = own.get("event.name")
     if text and isinstance(short, str) and (text == short or text.endswith("." + short)):
         return text, None
     body_value = any_value(body) if body_kind else None

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, DataPointFlags
 
 from ccmonitor.otlp.origin import Origin, digest, record_key, sorted_attributes_bytes
-from ccmonitor.otlp.values import as_text, attributes, now_unix_nano, timestamp_text
+from ccmonitor.otlp.values import as_text, now_unix_nano, timestamp_text
 from ccmonitor.records import Batch, MetricPoint
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -74,7 +74,7 @@ def _point(metric: Any, kind: str, data: Any, point: Any, origin: Origin, head: 
     value, extra = _value(kind, point)
     if value is None or not math.isfinite(value):
         return None
-    attrs = origin.merged(attributes(point.attributes))
+    attrs = origin.merged(point.attributes)
     attrs.update(extra)
     identity = origin.identity(attrs)
     columns = []

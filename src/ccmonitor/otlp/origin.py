@@ -9,13 +9,14 @@ different value, the resource value stays under `resource.<key>`, so nothing is 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from ccmonitor.otlp.values import as_text, attributes
+from ccmonitor.otlp.values import any_value, as_text, attributes
 
 # Attribute -> identity column, shared by metrics and events (Claude Code's standard attributes).
 IDENTITY_KEYS: tuple[tuple[str, str], ...] = (
@@ -74,12 +75,22 @@ class Origin:
         )
         return cls(base, d, as_text(base.get("service.version")))
 
-    def merged(self, record_attrs: dict[str, Any]) -> dict[str, Any]:
-        out = dict(self.base)
-        for key, value in record_attrs.items():
-            old = out.get(key, value)
-            if old != value and key in self.base:
-                out["resource." + key] = old
+    def merged(self, kvs: Iterable[KeyValue]) -> dict[str, Any]:
+        """Resource + scope + the record's attributes, converted in one pass (the ingest hot path)."""
+        base = self.base
+        out = base.copy()
+        for kv in kvs:
+            key = kv.key
+            v = kv.value
+            kind = v.WhichOneof("value")
+            if kind == "string_value":
+                value: Any = v.string_value
+            elif kind == "int_value":
+                value = v.int_value
+            else:
+                value = any_value(v)
+            if key in base and base[key] != value:
+                out["resource." + key] = base[key]
             out[key] = value
         return out
 

@@ -39,7 +39,7 @@ def to_batch(request: ExportTraceServiceRequest, store_prompts: bool) -> tuple[B
 
 
 def _span(span: Any, origin: Origin, trace_id: str, span_id: str, store_prompts: bool) -> Span:
-    attrs = origin.merged(attributes(span.attributes))
+    attrs = origin.merged(span.attributes)
     if not store_prompts:
         for k in PROMPT_KEYS:
             attrs.pop(k, None)
