@@ -1,0 +1,126 @@
+"""export: round trip (export -> counts and sums match, and a database loaded back reports the same),
+time windows, and constant memory however large the table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+import tracemalloc
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ccmonitor import export
+from ccmonitor.queries import reader
+from ccmonitor.queries.periods import report
+from ccmonitor.store.sqlite import open_database
+from test_periods import ALL
+from test_retention import fill
+
+SUMS = {"metrics": ("metric_value",), "events": ("cost_usd", "input_tokens", "output_tokens", "cache_read_tokens",
+                                                 "cache_creation_tokens"), "spans": ("duration_ms",)}
+
+
+def exported(db: Path, table: str, fmt: str, **window: datetime) -> tuple[list[str], list[dict]]:
+    out = io.StringIO()
+    with closing(reader(db)) as conn:
+        n = export.write(conn, table, fmt, out, **window)
+    text = out.getvalue()
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        names = text.split("\n", 1)[0].split(",")
+    else:
+        rows = [json.loads(line) for line in text.splitlines()]
+        names = list(rows[0]) if rows else []
+    assert len(rows) == n
+    return names, rows
+
+
+def number(value: object) -> float:
+    return 0.0 if value in (None, "") else float(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+@pytest.mark.parametrize("table", export.TABLES)
+def test_counts_and_sums_match_the_table(captures_db: Path, table: str, fmt: str) -> None:
+    names, rows = exported(captures_db, table, fmt)
+    conn = sqlite3.connect(captures_db)
+    assert len(rows) == conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0
+    for column in SUMS[table]:
+        want = conn.execute(f"SELECT TOTAL({column}) FROM {table}").fetchone()[0]
+        assert sum(number(r[column]) for r in rows) == pytest.approx(want), column
+    assert "dedup_key" not in names and names[:2] == ["id", "timestamp"]
+    conn.close()
+
+
+def test_a_database_loaded_from_the_export_reports_the_same(captures_db: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "loaded.db"
+    conn = open_database(copy)
+    for table in export.TABLES:
+        names, rows = exported(captures_db, table, "jsonl")
+        conn.executemany(f"INSERT INTO {table} ({', '.join(names)}, dedup_key) VALUES"
+                         f" ({', '.join('?' * len(names))}, ?)", [(*r.values(), os.urandom(16)) for r in rows])
+    conn.close()
+    with closing(reader(captures_db)) as a, closing(reader(copy)) as b:
+        for name in ("daily", "sessions", "models", "tools"):
+            assert report(a, name, ALL) == report(b, name, ALL), name
+
+
+def test_window_since_until(captures_db: Path) -> None:
+    since, until = datetime(2026, 11, 27, 16, 19, tzinfo=UTC), datetime(2026, 11, 27, 16, 20, tzinfo=UTC)
+    _, rows = exported(captures_db, "events", "jsonl", since=since, until=until)
+    conn = sqlite3.connect(captures_db)
+    want = conn.execute("SELECT COUNT(*) FROM events WHERE timestamp >= '2026-11-27 16:19:00'"
+                        " AND timestamp < '2026-11-27 16:20:00'").fetchone()[0]
+    conn.close()
+    assert len(rows) == want > 0
+    assert all("2026-11-27 16:19" in r["timestamp"] for r in rows)
+    assert [r["timestamp"] for r in rows] == sorted(r["timestamp"] for r in rows)
+
+
+class Sink(io.TextIOBase):
+    """Counts what is written and keeps none of it."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def write(self, s: str) -> int:
+        self.chars += len(s)
+        return len(s)
+
+
+def peak_memory(db: Path, fmt: str) -> tuple[int, int]:
+    """(characters written, peak bytes allocated) of one export."""
+    sink = Sink()
+    with closing(reader(db)) as conn:
+        tracemalloc.start()
+        try:
+            export.write(conn, "events", fmt, sink)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    return sink.chars, peak
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_memory_stays_flat_however_many_rows(tmp_path: Path, fmt: str) -> None:
+    small, large = tmp_path / "small.db", tmp_path / "large.db"
+    fill(small, 4_000, "2026-01-01 00:00:00.000")
+    fill(large, 20_000, "2026-01-01 00:00:00.000")
+    (small_chars, small_peak), (large_chars, large_peak) = peak_memory(small, fmt), peak_memory(large, fmt)
+    assert large_chars > 4.5 * small_chars and large_chars > 8_000_000
+    assert large_peak < 1.3 * small_peak  # five times the rows, the same memory: one chunk at a time
+    assert large_peak < large_chars / 3
+
+
+def test_unknown_table_or_format_is_refused(captures_db: Path) -> None:
+    with closing(reader(captures_db)) as conn:
+        with pytest.raises(ValueError, match="unknown table"):
+            export.write(conn, "schema_migrations", "csv", io.StringIO())
+        with pytest.raises(ValueError, match="unknown format"):
+            export.write(conn, "events", "xml", io.StringIO())
