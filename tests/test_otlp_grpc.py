@@ -54,3 +54,19 @@ def test_metadata_token(server_factory) -> None:
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
     call(server.grpc_port, "logs", logs.wire, metadata=(("authorization", "Bearer static-token"),))
     assert sqlite3.connect(server.db_path).execute("SELECT COUNT(*) FROM events").fetchone()[0] == 16
+
+
+def test_locked_database_is_unavailable_then_the_retry_lands(server_factory) -> None:
+    server = server_factory(busy_timeout_ms=200)
+    logs = next(c for c in requests("grpc") if c.signal == "logs")
+    blocker = sqlite3.connect(server.db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            call(server.grpc_port, "logs", logs.wire)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    call(server.grpc_port, "logs", logs.wire)
+    assert snapshot_rows(server.db_path)["events"] == 16
