@@ -21,7 +21,7 @@ export function el(tag, props = {}, ...children) {
 
 export const fmt = {
   int: (n) => (n === null || n === undefined ? "–" : Math.round(n).toLocaleString("en-US")),
-  usd: (n) => (n === null || n === undefined ? "–" : "$" + Number(n).toFixed(n >= 100 ? 2 : 4)),
+  usd: (n) => (n === null || n === undefined ? "–" : "$" + Number(n).toFixed(Math.abs(n) >= 1 ? 2 : 4)),
   pct: (r) => (r === null || r === undefined ? "–" : (100 * r).toFixed(1) + "%"),
   ms: (n) => (n === null || n === undefined ? "–" : Math.round(n).toLocaleString("en-US") + " ms"),
   secs: (s) => {

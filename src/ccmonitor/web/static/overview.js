@@ -37,6 +37,20 @@ function promptCell(row) {
   return el("span", {}, text, " ", more);
 }
 
+// Edit decisions as language x tool, each cell "accepted / rejected" (the rows of the API, pivoted).
+function decisions(rows) {
+  const tools = [...new Set(rows.map((r) => r.tool))];
+  const byLanguage = new Map();
+  for (const r of rows) {
+    if (!byLanguage.has(r.language)) byLanguage.set(r.language, { language: r.language });
+    byLanguage.get(r.language)[r.tool] = r;
+  }
+  const cell = (tool) => (row) => (row[tool] ? `${fmt.int(row[tool].accept)} / ${fmt.int(row[tool].reject)}` : "–");
+  return table([{ key: "language", label: "Language" },
+    ...tools.map((tool) => ({ key: `tool-${tool}`, label: tool, num: true, cell: cell(tool) }))],
+  [...byLanguage.values()], { empty: "No Edit, Write or NotebookEdit decisions in this range." });
+}
+
 const user = (row) => el("span", { title: row.user ?? "" }, fmt.short(row.user, 24));
 const when = (row) => fmt.time(row.timestamp);
 
@@ -59,10 +73,7 @@ function tables(p) {
     { key: "accepted", label: "Accepted", num: true }, { key: "rejected", label: "Rejected", num: true },
   ], p.tools));
   barChart("chart-tools", p.tools.map((t) => t.tool), p.tools.map((t) => t.uses), "Uses");
-  replace(panel("edit_decisions"), table([
-    { key: "tool", label: "Tool" }, { key: "language", label: "Language" },
-    { key: "accept", label: "Accepted", num: true }, { key: "reject", label: "Rejected", num: true },
-  ], p.edit_decisions));
+  replace(panel("edit_decisions"), decisions(p.edit_decisions));
   replace(panel("prompts"), table([
     { key: "timestamp", label: "Time", cell: when }, { key: "user", label: "User", cell: user },
     { key: "session_id", label: "Session", cell: (r) => sessionLink(r.session_id) },
