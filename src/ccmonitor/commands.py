@@ -179,7 +179,8 @@ def fetch_report(server: str, name: str, f: Filters, tz_name: str, breakdown: bo
             message = json.loads(exc.read())["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = exc.reason
-        raise click.ClickException(f"{server} answered {exc.code}: {message}") from None
+        hint = " (that server has no /api/reports: it needs a newer ccmonitor)" if exc.code == 404 else ""
+        raise click.ClickException(f"{server} answered {exc.code}: {message}{hint}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise click.ClickException(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from None
 
