@@ -58,6 +58,7 @@ export function initFilters(load, { facets = true } = {}) {
       const twin = document.getElementById("twin").getAttribute("href");
       $("json-link").href = `${twin}?${query()}`;
       await load();
+      document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
       status(`Updated ${new Date().toLocaleTimeString()}`);
     } catch (error) {
       showError(error);

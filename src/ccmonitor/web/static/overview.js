@@ -106,7 +106,6 @@ async function load() {
   timeChart("chart-lines", p.lines, { stacked: false });
   timeChart("chart-active_time", p.active_time);
   tables(p);
-  document.body.dataset.loaded = data.range.until;
 }
 
 initFilters(load);

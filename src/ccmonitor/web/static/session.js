@@ -69,7 +69,6 @@ async function load() {
     el("p", {}, el("a", { href: `/sessions?${query()}` }, "‹ all sessions")));
   let n = 0;
   replace(document.getElementById("story"), data.prompts.map((p) => promptCard(p, p.prompt_id ? ++n : 0)));
-  document.body.dataset.loaded = sessionId;
 }
 
 initFilters(load, { facets: false });

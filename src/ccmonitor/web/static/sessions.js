@@ -21,7 +21,6 @@ async function load() {
   document.getElementById("next").disabled = !data.has_more;
   document.getElementById("prev").onclick = () => page(Math.max(0, data.offset - data.limit));
   document.getElementById("next").onclick = () => page(data.offset + data.limit);
-  document.body.dataset.loaded = data.range.until;
 }
 
 function page(offset) {
