@@ -15,7 +15,7 @@ import pytest
 
 from ccmonitor.queries import reader
 from ccmonitor.queries.filters import Filters
-from ccmonitor.queries.periods import USAGE_COLUMNS, offset_spans, report, usage
+from ccmonitor.queries.periods import USAGE_COLUMNS, by_session, offset_spans, report, usage
 from otlp_builders import DELTA, event_request, sum_request
 
 ALL = Filters(since=datetime(1970, 1, 1, tzinfo=UTC), until=datetime(9999, 1, 1, tzinfo=UTC))
@@ -106,6 +106,10 @@ def test_users_and_sessions(conn: sqlite3.Connection) -> None:
     failed = [s for s in sessions if s["api_errors"]]
     assert len(failed) == 1 and failed[0]["input_tokens"] == 0 and failed[0]["api_requests"] == 0
     assert [s["start"] for s in sessions] == sorted((s["start"] for s in sessions), reverse=True)
+
+
+def test_sessions_page_through_the_whole_list(conn: sqlite3.Connection) -> None:
+    assert by_session(conn, ALL, page=5) == by_session(conn, ALL) == report(conn, "sessions", ALL)["rows"]
 
 
 def test_models_and_tools(conn: sqlite3.Connection) -> None:

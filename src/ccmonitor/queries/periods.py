@@ -16,7 +16,6 @@ Monday) or month it happened in, across DST changes.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -159,14 +158,16 @@ def by_model(conn: sqlite3.Connection, filters: Filters) -> list[dict[str, Any]]
 _SESSION_KEYS = ("session_id", "user", "start", "end", "duration_s", "terminal", "prompts")
 
 
-def by_session(conn: sqlite3.Connection, filters: Filters, page: int = 500) -> list[dict[str, Any]]:
-    """The dashboard's session list (newest first, every page), with tokens split by type."""
+def by_session(conn: sqlite3.Connection, filters: Filters, page: int = 10_000) -> list[dict[str, Any]]:
+    """The dashboard's session list (newest first, every page), with tokens split by type.
+
+    Pages are large because each one re-reads the range (OFFSET) and names its ids in one IN list
+    (SQLite allows 32,766 parameters)."""
+    split = {r["session_id"]: r for r in usage(conn, filters, "session")}
     out: list[dict[str, Any]] = []
     offset = 0
     while True:
         listed = list_sessions(conn, filters, limit=page, offset=offset)
-        ids = tuple(s["session_id"] for s in listed["sessions"])
-        split = {r["session_id"]: r for r in usage(conn, replace(filters, sessions=ids), "session")} if ids else {}
         for s in listed["sessions"]:
             u = split.get(s["session_id"], {})
             out.append({**{k: s[k] for k in _SESSION_KEYS}, **{c: u.get(c, 0) for c in TOKEN_COLUMNS.values()},
