@@ -133,9 +133,10 @@ def _report_command(name: str) -> click.Command:
             doc = fetch_report(server, name, f, tz_name, breakdown)
         else:
             _, conn = open_reader(db)
-            with conn:
+            try:
                 doc = report(conn, name, f, tz, breakdown)
-            conn.close()
+            finally:
+                conn.close()
         reports.render(doc, fmt or "table", sys.stdout)
 
     return command
