@@ -98,3 +98,26 @@ def test_sigterm_commits_everything_then_exits(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 16
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_serve_prunes_in_the_background(server_factory, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from otlp_builders import event_request
+    db = tmp_path / "retention.db"
+    old = int((datetime.now(UTC) - timedelta(days=40)).timestamp() * 1e9)
+    new = int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1e9)
+    body = event_request([{"event.name": "user_prompt", "prompt": "old", "_time": old},
+                          {"event.name": "user_prompt", "prompt": "new", "_time": new}]).SerializeToString()
+    first = server_factory(db=db)
+    assert httpx.post(f"http://127.0.0.1:{first.http_port}/v1/logs", content=body,
+                      headers={"content-type": "application/x-protobuf"}).status_code == 200
+    first.stop()
+    server_factory(db=db, retention_days=30)  # a pass runs at start
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        prompts = [r[0] for r in sqlite3.connect(db).execute("SELECT prompt FROM events")]
+        if prompts == ["new"]:
+            break
+        time.sleep(0.2)
+    assert prompts == ["new"]

@@ -87,10 +87,13 @@ async def _serve(config: Config) -> None:
 
 
 def _register() -> None:
+    from ccmonitor.commands import COMMANDS
     from ccmonitor.configure import configure_command, doctor_command
 
     main.add_command(configure_command, "configure")
     main.add_command(doctor_command, "doctor")
+    for command in COMMANDS:
+        main.add_command(command)
 
 
 _register()

@@ -27,6 +27,7 @@ from ccmonitor.errors import ConfigError
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import grpc as otlp_grpc
 from ccmonitor.otlp import http as otlp_http
+from ccmonitor.retention import retention_loop
 from ccmonitor.store.sqlite import SqliteStore
 from ccmonitor.web import status
 
@@ -125,6 +126,7 @@ class Server:
             self._servers.append(server)
             self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
         await self._grpc.start()
+        self._tasks.append(asyncio.create_task(retention_loop(c, self._stop)))  # idle when retention is off
         while not all(s.started for s in self._servers):
             await asyncio.sleep(0.01)
         self.ports = Ports(grpc_bound, http_sock.getsockname()[1], app_sock.getsockname()[1])
@@ -139,6 +141,7 @@ class Server:
 
     async def shutdown(self) -> None:
         """Stop accepting, let in-flight requests finish (they wait for their commit), then flush."""
+        self._stop.set()
         for server in self._servers:
             server.should_exit = True
         if self._grpc is not None:
