@@ -20,7 +20,6 @@ from typing import Any
 import grpc
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
 
 from ccmonitor.config import Config
 from ccmonitor.errors import ConfigError
@@ -30,6 +29,7 @@ from ccmonitor.otlp import http as otlp_http
 from ccmonitor.retention import retention_loop
 from ccmonitor.store.sqlite import SqliteStore
 from ccmonitor.web import status
+from ccmonitor.web.app import routes as web_routes
 
 log = logging.getLogger(__name__)
 MAX_CONCURRENT_REQUESTS = 256  # beyond this uvicorn answers 503 itself: bounded memory
@@ -62,15 +62,6 @@ class Ports:
     grpc: int
     http: int
     app: int
-
-
-def web_routes(config: Config) -> list[BaseRoute]:
-    """The dashboard and JSON API, when the web package provides them."""
-    try:
-        from ccmonitor.web.app import routes as dashboard_routes
-    except ImportError:
-        return []
-    return list(dashboard_routes(config))
 
 
 class Server:

@@ -199,10 +199,8 @@ class SqliteStore:
         conn = self._conn
         duplicates = 0
         for sql, records in ((INSERT_EVENT, batch.events), (INSERT_SPAN, batch.spans)):
-            if records:
-                before = conn.total_changes
-                conn.executemany(sql, records)
-                duplicates += len(records) - (conn.total_changes - before)
+            if records:  # rowcount counts the statement's own rows, not what triggers (rollups) write
+                duplicates += len(records) - conn.executemany(sql, records).rowcount
         if batch.metrics:
             rows: list[tuple[object, ...]] = []
             for p in batch.metrics:
@@ -219,7 +217,6 @@ class SqliteStore:
                 elif step[0] != 0 or step[1]:
                     rows.append(p._replace(metric_value=step[0])[:_N_METRIC])
                 # else: a zero increment after the first point is accepted but adds no row
-            before = conn.total_changes
-            conn.executemany(INSERT_METRIC, rows)
-            duplicates += len(rows) - (conn.total_changes - before)
+            if rows:
+                duplicates += len(rows) - conn.executemany(INSERT_METRIC, rows).rowcount
         return StoreResult(batch.size - duplicates, duplicates)
