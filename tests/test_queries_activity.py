@@ -14,7 +14,7 @@ from ccmonitor.queries import reader
 from ccmonitor.queries.activity import PREVIEW_CHARS, api_errors, prompt_text, recent_prompts, recent_requests
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.models import models
-from ccmonitor.queries.percentiles import percentiles
+from ccmonitor.queries.rollups import nearest_rank
 from ccmonitor.queries.tools import edit_decisions, tool_usage
 
 HOUR = Filters(since=datetime(2026, 11, 27, 16, tzinfo=UTC), until=datetime(2026, 11, 27, 17, tzinfo=UTC))
@@ -86,15 +86,10 @@ def test_models(conn: sqlite3.Connection) -> None:
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 19, 20, 101, 1000])
-def test_percentiles_are_nearest_rank(n: int) -> None:
-    rng = random.Random(n)
-    conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE TABLE t (g TEXT, v INTEGER)")
-    values = {"a": [rng.randint(0, 5000) for _ in range(n)], "b": [rng.randint(0, 50) for _ in range(n + 3)]}
-    conn.executemany("INSERT INTO t VALUES (?, ?)", [(g, v) for g, vs in values.items() for v in vs])
-    conn.execute("INSERT INTO t VALUES ('a', NULL)")
-    got = percentiles(conn, "g", "v", "FROM t WHERE 1", [], ps=(50, 95, 99))
-    for g, vs in values.items():
-        ordered = sorted(vs)
-        want = {f"p{p}": ordered[-(-len(vs) * p // 100) - 1] for p in (50, 95, 99)}
-        assert got[g] == {"count": len(vs), **want}
+def test_nearest_rank(n: int) -> None:
+    values = sorted(random.Random(n).randint(0, 5000) for _ in range(n))
+    for p in (1, 50, 95, 99, 100):
+        rank = max(1, -(-n * p // 100))  # ceil(p/100 * n)
+        assert nearest_rank(values, p) == values[rank - 1]
+        assert sum(v <= nearest_rank(values, p) for v in values) >= n * p / 100
+    assert nearest_rank([], 50) is None

@@ -93,7 +93,7 @@ def test_unknown_session(conn: sqlite3.Connection) -> None:
 
 def test_facets(conn: sqlite3.Connection) -> None:
     got = facets(conn, replace(HOUR, users=("someone",), models=("x",)))  # choices ignore the current picks
-    assert len(got["users"]) == 13 and all(u["id"] == u["user_id"] for u in got["users"])
+    assert len(got["users"]) == 13 and all(len(u["id"]) == 64 for u in got["users"])  # hashed user.id only
     assert got["models"] == ["claude-opus-4-8", "claude-opus-4-8[1m]", "claude-opus-5-5"]
     assert got["terminals"] == ["dumb"]
     assert got["attributes"] == {"department": ["eng"], "team": ["platform"]}

@@ -90,8 +90,11 @@ def test_facets(api: Any) -> None:
     ("/api/sessions/no-such-session", {}, 404, "not_found"),
     ("/api/prompts/no-such-prompt", {}, 404, "not_found"),
     ("/api/no/such/endpoint", {}, 404, "not_found"),
+    ("/api/reports/yearly", {}, 404, "not_found"),
+    ("/api/reports/daily", {"tz": "Mars/Olympus"}, 400, "invalid_parameter"),
 ], ids=["bad-range", "custom-without-to", "unparsable-time", "to-before-from", "bad-attribute-name",
-        "negative-limit", "huge-limit", "unknown-panel", "unknown-session", "unknown-prompt", "unknown-path"])
+        "negative-limit", "huge-limit", "unknown-panel", "unknown-session", "unknown-prompt", "unknown-path",
+        "unknown-report", "unknown-zone"])
 def test_one_error_shape(api: Any, path: str, params: dict[str, str], status: int, code: str) -> None:
     assert_error(api(path, **params), status, code)
 

@@ -53,7 +53,7 @@ PROMPTS = ("fix the failing test in {f}", "add input validation to {f}", "why do
 FILES = ("src/api/orders.py", "web/src/Cart.tsx", "cmd/server/main.go", "README.md", "deploy/values.yaml",
          "src/billing/invoice.rs", "migrations/0042_add_index.sql", "lib/auth/session.ts")
 ERRORS = ((429, "Rate limited"), (500, "Internal server error"), (529, "Overloaded"), (400, "prompt is too long"))
-EVENTS_PER_PROMPT = 13  # measured average of this generator, to aim --events
+EVENTS_PER_USER_DAY = 11.4  # events per user, calendar day and unit of --prompts-per-day (measured), for --events
 LOGS, METRICS, TRACES = "logs", "metrics", "traces"
 
 
@@ -378,8 +378,8 @@ def demo_command(users: int, days: int, prompts_per_day: float, events: int | No
     """Generate a realistic synthetic history through the real ingest path."""
     end_time = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(UTC)
     end_time = end_time if end_time.tzinfo else end_time.replace(tzinfo=UTC)
-    if events:  # about 65% of user-days are working days, ~EVENTS_PER_PROMPT events per prompt
-        prompts_per_day = max(0.5, events / (users * days * 0.65 * EVENTS_PER_PROMPT))
+    if events:
+        prompts_per_day = max(0.5, events / (users * days * EVENTS_PER_USER_DAY))
     requests = history(users, days, end_time, prompts_per_day, seed, traced_share)
     started = last = time.monotonic()
 

@@ -1,9 +1,10 @@
 """What the filter dropdowns offer: users, models, terminals and custom resource attributes seen in
 the selected range.
 
-Custom attributes are the keys users add with OTEL_RESOURCE_ATTRIBUTES (team, department, ...): the
-resource is the same on every record of a session, so the first metric row of each session in the
-range is read, and the resource keys every OTel SDK or Claude Code sets are left out.
+Users, terminals and attributes are those of the sessions active in the range (`rollup_sessions`);
+custom attributes are the keys users add with OTEL_RESOURCE_ATTRIBUTES (team, department, ...), read
+from each session's first record, leaving out the resource keys every OTel SDK or Claude Code sets.
+Models come from the hourly rollups (the hours the range touches).
 """
 
 from __future__ import annotations
@@ -11,37 +12,42 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ccmonitor.queries.filters import ATTRIBUTE_KEY, USER_EXPR, Filters
+from ccmonitor.queries.filters import ATTRIBUTE_KEY, Filters, utc_text
+from ccmonitor.queries.sessions import session_where
 
 STANDARD_PREFIXES = ("host.", "os.", "service.", "otel.", "anthropic.", "telemetry.", "process.",
-                     "resource.", "deployment.", "container.", "k8s.", "cloud.")
+                     "resource.", "deployment.", "container.", "k8s.", "cloud.", "event.")
 POINT_KEYS = frozenset({"start_type", "query_source", "effort", "speed", "source", "tool_name",
-                        "decision", "language", "model", "type"})
+                        "decision", "language", "model", "type", "prompt_length", "prompt", "prompt_text",
+                        "message.uuid", "command_name", "command_source"})
 MAX_VALUES = 200
 
 
-def _distinct(conn: sqlite3.Connection, expr: str, f: Filters, tables: tuple[str, ...]) -> list[str]:
-    where, params = f.where()
-    union = " UNION ".join(f"SELECT DISTINCT {expr} AS v FROM {t} WHERE {where}" for t in tables)
-    rows = conn.execute(f"SELECT v FROM ({union}) WHERE v IS NOT NULL ORDER BY v LIMIT ?",
-                        [*params * len(tables), MAX_VALUES])
+def users(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
+    where, params = session_where(f)
+    rows = conn.execute(f"SELECT DISTINCT user FROM rollup_sessions WHERE {where} AND user IS NOT NULL"
+                        " ORDER BY user LIMIT ?", [*params, MAX_VALUES])
+    return [{"id": r[0]} for r in rows]
+
+
+def terminals(conn: sqlite3.Connection, f: Filters) -> list[str]:
+    where, params = session_where(f)
+    rows = conn.execute(f"SELECT DISTINCT terminal_type FROM rollup_sessions WHERE {where}"
+                        " AND terminal_type IS NOT NULL ORDER BY 1 LIMIT ?", [*params, MAX_VALUES])
     return [r[0] for r in rows]
 
 
-def users(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
-    where, params = f.where()
-    rows = conn.execute(
-        f"SELECT {USER_EXPR.format(p='')} AS uid, MAX(user_email), MAX(account_uuid), MAX(user_id)"
-        f" FROM metrics WHERE {where} GROUP BY 1 HAVING uid IS NOT NULL ORDER BY 1 LIMIT ?",
-        [*params, MAX_VALUES])
-    return [{"id": r[0], "email": r[1], "account_uuid": r[2], "user_id": r[3]} for r in rows]
+def models(conn: sqlite3.Connection, f: Filters) -> list[str]:
+    hours = [utc_text(f.since.replace(minute=0, second=0, microsecond=0)), utc_text(f.until)]
+    union = " UNION ".join(f"SELECT model FROM rollup_{t} WHERE hour >= ? AND hour < ? AND model != ''"
+                           for t in ("metrics", "events"))
+    return [r[0] for r in conn.execute(f"{union} ORDER BY 1 LIMIT ?", [*hours, *hours, MAX_VALUES])]
 
 
 def attributes(conn: sqlite3.Connection, f: Filters) -> dict[str, list[str]]:
-    where, params = f.where()
+    where, params = session_where(f)
     rows = conn.execute(
-        "SELECT j.key, j.value FROM metrics m, json_each(m.custom_attributes) j WHERE m.id IN"
-        f" (SELECT MIN(id) FROM metrics WHERE {where} GROUP BY session_id)"
+        f"SELECT j.key, j.value FROM rollup_sessions, json_each(custom_attributes) j WHERE {where}"
         " AND j.type = 'text' GROUP BY j.key, j.value ORDER BY j.key, j.value", params)
     out: dict[str, list[str]] = {}
     for key, value in rows:
@@ -56,9 +62,5 @@ def attributes(conn: sqlite3.Connection, f: Filters) -> dict[str, list[str]]:
 def facets(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
     """Only the time range narrows the choices: picking one user must still offer the others."""
     f = Filters(since=f.since, until=f.until)
-    return {
-        "users": users(conn, f),
-        "models": _distinct(conn, "model", f, ("metrics", "events")),
-        "terminals": _distinct(conn, "terminal_type", f, ("metrics",)),
-        "attributes": attributes(conn, f),
-    }
+    return {"users": users(conn, f), "models": models(conn, f), "terminals": terminals(conn, f),
+            "attributes": attributes(conn, f)}

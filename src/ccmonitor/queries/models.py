@@ -1,5 +1,7 @@
-"""Per-model breakdown: API requests, latency p50/p95 (from `api_request` events), and tokens, cost
-and cache-hit ratio (from the `token.usage` / `cost.usage` metrics, the same source as the tiles)."""
+"""Per-model breakdown: API requests, errors and exact latency p50/p95 (from `api_request` events),
+and tokens, cost and cache-hit ratio (from the `token.usage` / `cost.usage` metrics, the same source
+as the tiles). Counts and sums come from the hourly rollups where they can; percentiles need every
+duration, read through a covering index and ranked here (nearest-rank)."""
 
 from __future__ import annotations
 
@@ -8,35 +10,30 @@ from typing import Any
 
 from ccmonitor.queries import names
 from ccmonitor.queries.filters import Filters
-from ccmonitor.queries.percentiles import percentiles
+from ccmonitor.queries.rollups import durations, nearest_rank, totals
 
 
-def _entry(out: dict[str, dict[str, Any]], model: str | None) -> dict[str, Any]:
-    key = model or "unknown"
+def _entry(out: dict[str, dict[str, Any]], model: object) -> dict[str, Any]:
+    key = str(model) if model else "unknown"
     return out.setdefault(key, {
         "model": key, "requests": 0, "errors": 0, "p50_ms": None, "p95_ms": None, "cost_usd": 0.0,
         **{t: 0 for t in names.TOKEN_TYPES}, "cache_hit_ratio": None})
 
 
 def models(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
-    where, params = f.where()
     out: dict[str, dict[str, Any]] = {}
-    for model, event, n in conn.execute(
-        f"SELECT model, event_name, COUNT(*) FROM events WHERE event_name IN (?, ?) AND {where}"
-        " GROUP BY model, event_name", [names.API_REQUEST, names.API_ERROR, *params]):
-        _entry(out, model)["requests" if event == names.API_REQUEST else "errors"] = n
-    latency = percentiles(conn, "model", "duration_ms", f"FROM events WHERE event_name = ? AND {where}",
-                          [names.API_REQUEST, *params])
-    for model, stats in latency.items():
-        _entry(out, model).update(p50_ms=stats.get("p50"), p95_ms=stats.get("p95"))
-    for name, model, kind, total in conn.execute(
-        f"SELECT metric_name, model, type, SUM(metric_value) FROM metrics WHERE metric_name IN (?, ?)"
-        f" AND {where} GROUP BY metric_name, model, type", [names.TOKENS, names.COST, *params]):
+    for (event, model), n in totals(conn, "events", f, (names.API_REQUEST, names.API_ERROR),
+                                     ("event_name", "model")).items():
+        _entry(out, model)["requests" if event == names.API_REQUEST else "errors"] = int(n)
+    for model, values in durations(conn, f, names.API_REQUEST, "model").items():
+        _entry(out, model).update(p50_ms=nearest_rank(values, 50), p95_ms=nearest_rank(values, 95))
+    for (name, model, kind), total in totals(conn, "metrics", f, (names.TOKENS, names.COST),
+                                             ("metric_name", "model", "type")).items():
         e = _entry(out, model)
         if name == names.COST:
-            e["cost_usd"] = round(e["cost_usd"] + (total or 0), 6)
+            e["cost_usd"] = round(e["cost_usd"] + total, 6)
         elif kind in names.TOKEN_TYPES:
-            e[kind] += int(total or 0)
+            e[str(kind)] += int(total)
     for e in out.values():
         e["cache_hit_ratio"] = names.cache_hit_ratio(e["input"], e["cacheRead"], e["cacheCreation"])
     return sorted(out.values(), key=lambda e: (-e["cost_usd"], -e["requests"], e["model"]))

@@ -7,8 +7,9 @@ import sqlite3
 from typing import Any
 
 from ccmonitor.queries import names
-from ccmonitor.queries.buckets import bucket_seconds, bucket_sql, dense
+from ccmonitor.queries.buckets import bucket_seconds, dense
 from ccmonitor.queries.filters import Filters
+from ccmonitor.queries.rollups import totals
 
 SPLIT_COLUMNS = ("type", "model")
 
@@ -19,13 +20,8 @@ def metric_series(conn: sqlite3.Connection, f: Filters, metric: str, split: str,
     if split not in SPLIT_COLUMNS:
         raise ValueError(f"cannot split by {split!r}")
     size = bucket_seconds(f)
-    where, params = f.where(model=model)
-    rows = conn.execute(
-        f"SELECT {bucket_sql(size)} AS t, {split}, SUM(metric_value) FROM metrics"
-        f" WHERE metric_name = ? AND {where} GROUP BY t, {split}",
-        [metric, *params],
-    ).fetchall()
-    return dense(f, size, rows, order)
+    sums = totals(conn, "metrics", f, (metric,), (split,), model=model, bucket=size)
+    return dense(f, size, [(t, name, value) for (t, name), value in sums.items()], order)
 
 
 def tokens_over_time(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:

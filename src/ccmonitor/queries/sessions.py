@@ -1,10 +1,11 @@
-"""The session list: one row per Claude Code session with activity in the range, newest first.
+"""The session list: one row per Claude Code session active in the range, newest first.
 
-A session belongs to the list when any of its events or metrics matches the filters (range, user,
-terminal, attributes); with a model filter it must also have token or cost usage of that model.
-Cost, tokens and lines are sums of the session's metrics (the same source as the tiles, with the
-model filter applied); prompts, requests and errors count its events. Start and end are its first
-and last record in the range.
+Which sessions, and their start and end, come from `rollup_sessions` (each session's first and last
+activity: its session.count / active_time metrics and its prompts; kept by triggers), so the list
+never scans the range. User, terminal and attribute filters apply to the session (attributes are
+resource attributes: the same on every record of a session); a model filter keeps the sessions with
+token or cost usage of that model in the range. Cost, tokens and lines are sums of the session's
+metrics in the range (the same source as the tiles); prompts, requests and errors count its events.
 """
 
 from __future__ import annotations
@@ -15,32 +16,41 @@ from typing import Any
 
 from ccmonitor.queries import names
 from ccmonitor.queries.buckets import iso
-from ccmonitor.queries.filters import USER_EXPR, Filters
+from ccmonitor.queries.filters import Filters, utc_text
 
-USER = USER_EXPR.format(p="")
 PAGE = 50
 
 
-def _members(f: Filters) -> tuple[str, list[object]]:
-    where, params = f.where(model=False)
-    sql = (f"SELECT session_id, timestamp, {USER} AS user, terminal_type FROM events WHERE {where}"
-           f" AND session_id IS NOT NULL UNION ALL SELECT session_id, timestamp, {USER}, terminal_type"
-           f" FROM metrics WHERE {where} AND session_id IS NOT NULL")
-    params = [*params, *params]
+def session_where(f: Filters) -> tuple[str, list[object]]:
+    """Condition on rollup_sessions: active in the range and matching every filter."""
+    clauses, params = ["last_ts >= ?", "first_ts < ?"], [utc_text(f.since), utc_text(f.until)]
+
+    def one_of(expr: str, values: tuple[str, ...]) -> None:
+        if values:
+            clauses.append(f"{expr} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+
+    one_of("user", f.users)
+    one_of("terminal_type", f.terminals)
+    one_of("session_id", f.sessions)
+    by_key: dict[str, list[str]] = {}
+    for key, value in f.attributes:
+        by_key.setdefault(key, []).append(value)
+    for key, values in by_key.items():
+        clauses.append(f"json_extract(custom_attributes, ?) IN ({', '.join('?' * len(values))})")
+        params.extend([f'$."{key}"', *values])
     if f.models:
         used, used_params = f.where()
-        sql = (f"SELECT * FROM ({sql}) WHERE session_id IN (SELECT session_id FROM metrics"
-               f" WHERE metric_name IN (?, ?) AND {used})")
-        params += [names.TOKENS, names.COST, *used_params]
-    return sql, params
+        clauses.append(f"session_id IN (SELECT session_id FROM metrics WHERE metric_name IN (?, ?) AND {used})")
+        params.extend([names.TOKENS, names.COST, *used_params])
+    return " AND ".join(clauses), params
 
 
 def list_sessions(conn: sqlite3.Connection, f: Filters, limit: int = PAGE, offset: int = 0) -> dict[str, Any]:
-    members, params = _members(f)
+    where, params = session_where(f)
     rows = conn.execute(
-        f"SELECT session_id, MIN(timestamp) AS start, MAX(timestamp) AS end, MAX(user) AS user,"
-        f" MAX(terminal_type) AS terminal FROM ({members}) GROUP BY session_id"
-        " ORDER BY start DESC, session_id LIMIT ? OFFSET ?", [*params, limit + 1, offset]).fetchall()
+        "SELECT session_id, first_ts AS start, last_ts AS end, user, terminal_type AS terminal FROM rollup_sessions"
+        f" WHERE {where} ORDER BY first_ts DESC, session_id LIMIT ? OFFSET ?", [*params, limit + 1, offset]).fetchall()
     sessions = [_summary_row(dict(r)) for r in rows[:limit]]
     _add_totals(conn, f, sessions)
     return {"sessions": sessions, "offset": offset, "limit": limit, "has_more": len(rows) > limit}
@@ -61,7 +71,7 @@ def _add_totals(conn: sqlite3.Connection, f: Filters, sessions: list[dict[str, A
     by_id = {s["session_id"]: s for s in sessions}
     ids = list(by_id)
     marks = ", ".join("?" * len(ids))
-    where, params = f.where(model=False)
+    where, params = Filters(since=f.since, until=f.until).where()  # the session is chosen: only the range
     counts = {names.USER_PROMPT: "prompts", names.API_REQUEST: "api_requests", names.API_ERROR: "api_errors"}
     for sid, event, n in conn.execute(
         f"SELECT session_id, event_name, COUNT(*) FROM events WHERE session_id IN ({marks}) AND {where}"
@@ -69,7 +79,8 @@ def _add_totals(conn: sqlite3.Connection, f: Filters, sessions: list[dict[str, A
         " '$.command_name') IS NULL) GROUP BY session_id, event_name",
             [*ids, *params, *counts, names.USER_PROMPT]):
         by_id[sid][counts[event]] = n
-    where, params = f.where()
+    if f.models:
+        where, params = Filters(since=f.since, until=f.until, models=f.models).where()
     for sid, metric, kind, total in conn.execute(
         f"SELECT session_id, metric_name, type, SUM(metric_value) FROM metrics WHERE session_id IN ({marks})"
         f" AND {where} AND metric_name IN (?, ?, ?) GROUP BY session_id, metric_name, type",

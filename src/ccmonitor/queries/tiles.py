@@ -4,7 +4,8 @@ Token, cost, lines, commit, pull-request and active-time totals are sums over th
 the client's own counters, stored as increments, so SUM is exact whatever the temporality.
 "Sessions" is the sum of `session.count` (sessions *started* in the range, as the published design
 says; a `--continue` counts as a new start, as the client counts it). Requests and errors count
-events. "Active users" are distinct users with any metric in the range.
+events. "Active users" are the distinct users of the sessions active in the range (between a
+session's first and last activity; every model). Sums come from the hourly rollups where they can.
 """
 
 from __future__ import annotations
@@ -13,47 +14,26 @@ import sqlite3
 from typing import Any
 
 from ccmonitor.queries import names
-from ccmonitor.queries.filters import USER_EXPR, Filters
-
-
-def _metric_sums(conn: sqlite3.Connection, f: Filters, metric_names: tuple[str, ...],
-                 model: bool) -> dict[tuple[str, str | None], float]:
-    where, params = f.where(model=model)
-    marks = ", ".join("?" * len(metric_names))
-    rows = conn.execute(
-        f"SELECT metric_name, type, SUM(metric_value) FROM metrics"
-        f" WHERE metric_name IN ({marks}) AND {where} GROUP BY metric_name, type",
-        [*metric_names, *params],
-    )
-    return {(name, kind): total or 0 for name, kind, total in rows}
-
-
-def _event_counts(conn: sqlite3.Connection, f: Filters) -> dict[str, int]:
-    where, params = f.where()
-    rows = conn.execute(
-        f"SELECT event_name, COUNT(*) FROM events WHERE event_name IN (?, ?) AND {where} GROUP BY event_name",
-        [names.API_REQUEST, names.API_ERROR, *params],
-    )
-    return dict(rows.fetchall())
+from ccmonitor.queries.filters import Filters
+from ccmonitor.queries.rollups import totals
+from ccmonitor.queries.sessions import session_where
 
 
 def active_users(conn: sqlite3.Connection, f: Filters) -> int:
-    where, params = f.where()
-    sql = f"SELECT COUNT(DISTINCT {USER_EXPR.format(p='')}) FROM metrics WHERE {where}"
-    return conn.execute(sql, params).fetchone()[0]
+    where, params = session_where(f)
+    return conn.execute(f"SELECT COUNT(DISTINCT user) FROM rollup_sessions WHERE {where}", params).fetchone()[0]
 
 
 def tiles(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
-    sums = _metric_sums(conn, f, names.MODEL_METRICS, model=True)
-    sums.update(_metric_sums(conn, f, names.UNMODELLED_METRICS, model=False))
+    sums = totals(conn, "metrics", f, names.MODEL_METRICS, ("metric_name", "type"))
+    sums.update(totals(conn, "metrics", f, names.UNMODELLED_METRICS, ("metric_name", "type"), model=False))
 
     def total(name: str, kind: str | None = None) -> float:
-        if kind is not None:
-            return sums.get((name, kind), 0)
-        return sum(v for (n, _), v in sums.items() if n == name)
+        return sum(v for (n, k), v in sums.items() if n == name and kind in (None, k))
 
     tokens = {t: int(total(names.TOKENS, t)) for t in names.TOKEN_TYPES}
-    counts = _event_counts(conn, f)
+    counts = {k[0]: int(v) for k, v in totals(conn, "events", f, (names.API_REQUEST, names.API_ERROR),
+                                                  ("event_name",)).items()}
     return {
         "input_tokens": tokens["input"],
         "output_tokens": tokens["output"],

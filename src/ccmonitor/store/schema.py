@@ -152,3 +152,121 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             raise
         applied.append(name)
     return applied
+
+
+# -- 0002: what the dashboard reads (issue 3) -------------------------------------------------------
+# Exact hourly rollups kept by triggers in the same transaction as the rows they sum, so they can
+# never disagree with the raw tables (deletes and updates are subtracted again); key columns hold ''
+# for NULL (a primary key treats NULLs as distinct). An hour of sums is ~20x smaller than the rows it
+# sums, which keeps a 30-day dashboard fast on a year of data. `rollup_sessions` keeps each session's
+# first and last activity (its session.count / active_time metrics and its prompts), so the session
+# list and the filter choices never scan the range. One trigger statement per stored row is the price
+# (a store without them writes about twice as many rows per second; decode, not the writer, bounds ingest).
+
+ROLLUP_KEYS = {
+    "metrics": ("metric_name", "type", "model", "tool", "decision", "language"),
+    "events": ("event_name", "model", "tool_name", "success", "decision"),
+}
+ROLLUP_SUMS = {"metrics": ("metric_value", "value"), "events": ("1", "n")}  # raw expression -> rollup column
+SESSION_MARKS = {  # the records that move a session's first/last activity
+    "metrics": "metric_name IN ('claude_code.session.count', 'claude_code.active_time.total')",
+    "events": "event_name = 'claude_code.user_prompt'",
+}
+
+
+def _rollup_sql(table: str) -> str:
+    keys, (expr, total) = ROLLUP_KEYS[table], ROLLUP_SUMS[table]
+
+    def key(row: str) -> str:
+        return ", ".join([f"substr({row}.timestamp, 1, 13) || ':00:00.000'",
+                          *(f"COALESCE({row}.{k}, '')" for k in keys)])
+
+    def match(row: str) -> str:
+        return " AND ".join([f"hour = substr({row}.timestamp, 1, 13) || ':00:00.000'",
+                             *(f"{k} = COALESCE({row}.{k}, '')" for k in keys)])
+
+    def value(row: str) -> str:
+        return expr if expr == "1" else f"{row}.{expr}"
+
+    def add(row: str) -> str:
+        return (f"INSERT INTO rollup_{table} VALUES ({key(row)}, {value(row)}, 1) ON CONFLICT DO UPDATE SET"
+                f" {total} = {total} + excluded.{total}, records = records + 1;")
+
+    def subtract(row: str) -> str:
+        return (f"UPDATE rollup_{table} SET {total} = {total} - {value(row)}, records = records - 1"
+                f" WHERE {match(row)}; DELETE FROM rollup_{table} WHERE {match(row)} AND records <= 0;")
+
+    watched = ", ".join(("timestamp", *keys, *([expr] if expr != "1" else [])))
+    marks = SESSION_MARKS[table]
+    return f"""
+CREATE TABLE rollup_{table} (hour TEXT NOT NULL, {", ".join(f"{k} TEXT NOT NULL" for k in keys)},
+  {total} REAL NOT NULL, records INTEGER NOT NULL, PRIMARY KEY (hour, {", ".join(keys)})) WITHOUT ROWID;
+INSERT INTO rollup_{table} SELECT substr(timestamp, 1, 13) || ':00:00.000',
+  {", ".join(f"COALESCE({k}, '')" for k in keys)}, SUM({expr}), COUNT(*)
+  FROM {table} GROUP BY {", ".join(str(i + 1) for i in range(len(keys) + 1))};
+CREATE TRIGGER rollup_{table}_insert AFTER INSERT ON {table} BEGIN {add("NEW")} END;
+CREATE TRIGGER rollup_{table}_delete AFTER DELETE ON {table} BEGIN {subtract("OLD")} END;
+CREATE TRIGGER rollup_{table}_update AFTER UPDATE OF {watched} ON {table} BEGIN {subtract("OLD")} {add("NEW")} END;
+INSERT INTO rollup_sessions SELECT session_id, MIN(timestamp), MAX(timestamp),
+  MAX(COALESCE(user_email, account_uuid, user_id)), MAX(terminal_type), MAX(app_version), MIN(custom_attributes)
+  FROM {table} WHERE session_id IS NOT NULL AND {marks} GROUP BY session_id
+  ON CONFLICT DO UPDATE SET first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts);
+CREATE TRIGGER rollup_sessions_{table}_insert AFTER INSERT ON {table}
+  WHEN NEW.session_id IS NOT NULL AND NEW.{marks} BEGIN {_session_add("NEW")} END;
+CREATE TRIGGER rollup_sessions_{table}_delete AFTER DELETE ON {table}
+  WHEN OLD.session_id IS NOT NULL AND OLD.{marks} BEGIN {_session_bounds("OLD")} END;
+CREATE TRIGGER rollup_sessions_{table}_update AFTER UPDATE OF timestamp, session_id ON {table} BEGIN
+  {_session_bounds("OLD")} INSERT INTO rollup_sessions SELECT NEW.session_id, NEW.timestamp, NEW.timestamp,
+  NULL, NULL, NULL, NULL WHERE NEW.session_id IS NOT NULL AND NEW.{marks} ON CONFLICT DO UPDATE SET
+  first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts); END;
+"""
+
+
+def _session_add(row: str) -> str:
+    return (f"INSERT INTO rollup_sessions VALUES ({row}.session_id, {row}.timestamp, {row}.timestamp,"
+            f" COALESCE({row}.user_email, {row}.account_uuid, {row}.user_id), {row}.terminal_type,"
+            f" {row}.app_version, {row}.custom_attributes) ON CONFLICT DO UPDATE SET"
+            " first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts),"
+            " user = COALESCE(user, excluded.user);")
+
+
+def _session_bounds(row: str) -> str:
+    """A session's first or last mark went: find its bounds again (index seeks on the session)."""
+    def bound(f: str) -> str:  # each inner MIN/MAX walks the (session_id, timestamp) index to its first match
+        inner = " UNION ALL ".join(f"SELECT (SELECT {f}(timestamp) FROM {t} WHERE session_id = {row}.session_id"
+                                   f" AND {m}) AS t" for t, m in SESSION_MARKS.items())
+        return f"(SELECT {f}(t) FROM ({inner}))"
+
+    return (f"UPDATE rollup_sessions SET first_ts = {bound('MIN')},"
+            f" last_ts = {bound('MAX')} WHERE session_id = {row}.session_id"
+            f" AND ({row}.timestamp <= first_ts OR {row}.timestamp >= last_ts);"
+            f" DELETE FROM rollup_sessions WHERE session_id = {row}.session_id AND first_ts IS NULL;")
+
+
+V2_INDEXES = """
+CREATE TABLE rollup_sessions (session_id TEXT PRIMARY KEY, first_ts TEXT, last_ts TEXT, user TEXT,
+  terminal_type TEXT, app_version TEXT, custom_attributes TEXT) WITHOUT ROWID;
+CREATE INDEX rollup_sessions_last ON rollup_sessions(last_ts);
+CREATE INDEX events_durations ON events(event_name, timestamp, model, tool_name, duration_ms);
+CREATE INDEX metrics_user ON metrics(COALESCE(user_email, account_uuid, user_id), timestamp);
+CREATE INDEX events_user ON events(COALESCE(user_email, account_uuid, user_id), timestamp);
+"""
+
+
+def run_statements(conn: sqlite3.Connection, script: str) -> None:
+    """Like run_script, but a trigger body's own semicolons don't end its CREATE TRIGGER."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        conn.execute(pending)
+
+
+def _v2_dashboard(conn: sqlite3.Connection) -> None:
+    run_statements(conn, V2_INDEXES + _rollup_sql("metrics") + _rollup_sql("events"))
+
+
+MIGRATIONS.append(("0002_dashboard_rollups", _v2_dashboard))

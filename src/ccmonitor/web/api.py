@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ccmonitor.errors import InputError
-from ccmonitor.queries import activity, facets, sessions, story
+from ccmonitor.queries import activity, facets, periods, sessions, story
 from ccmonitor.queries.buckets import bucket_seconds, iso_unix
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.panels import PANELS, overview
@@ -89,6 +89,14 @@ def app(pool: Pool) -> Starlette:
         f = params.filters(request.query_params)
         return JSONResponse({"range": range_of(f), **await pool.run(lambda conn: facets.facets(conn, f))})
 
+    async def report_endpoint(request: Request) -> JSONResponse:
+        """What `ccmonitor report NAME --server URL --json` prints, computed here (queries/periods.py)."""
+        name, q = request.path_params["name"], request.query_params
+        if name not in periods.REPORTS:
+            raise HTTPException(404, f"no report {name!r}; choose one of {', '.join(periods.REPORTS)}")
+        f, zone, breakdown = params.filters(q), params.zone(q), q.get("breakdown", "") in ("1", "true", "yes")
+        return JSONResponse(await pool.run(lambda conn: periods.report(conn, name, f, zone, breakdown)))
+
     async def openapi_endpoint(request: Request) -> JSONResponse:
         return JSONResponse(document())
 
@@ -100,6 +108,7 @@ def app(pool: Pool) -> Starlette:
         Route("/sessions/{session_id}", session_endpoint, methods=get),
         Route("/prompts/{prompt_id}", prompt_endpoint, methods=get),
         Route("/facets", facets_endpoint, methods=get),
+        Route("/reports/{name}", report_endpoint, methods=get),
         Route("/openapi.json", openapi_endpoint, methods=get),
     ]
     return Starlette(routes=routes, exception_handlers={

@@ -7,6 +7,7 @@ from typing import Any
 
 from ccmonitor import __version__
 from ccmonitor.queries.panels import PANELS
+from ccmonitor.queries.periods import REPORTS
 
 ERROR = {"$ref": "#/components/responses/Error"}
 
@@ -71,6 +72,12 @@ def document() -> dict[str, Any]:
                 "Full text of one prompt (null when it was not recorded)",
                 [_path("prompt_id", "prompt.id")], not_found=True),
             "/api/facets": _get("Users, models, terminals and custom attributes seen in the range", FILTERS),
+            "/api/reports/{name}": _get(
+                "What `ccmonitor report NAME --json` prints (rows and total), computed by this server",
+                [{**_path("name", "Report"), "schema": {"type": "string", "enum": list(REPORTS)}}, *FILTERS,
+                 _query("tz", "IANA zone of days, weeks and months", {"type": "string", "default": "UTC"}),
+                 _query("breakdown", "Split daily/users rows by model (1)", {"type": "string"})],
+                not_found=True),
             "/api/openapi.json": _get("This document", []),
         },
         "components": {

@@ -4,6 +4,7 @@
     user=<email, account uuid or user id>  model=<model>  terminal=<type>  session=<id>  (repeatable)
     attr.<key>=<value>   a custom resource attribute, e.g. attr.team=platform (repeatable)
     limit, offset        paging of lists
+    tz                   IANA zone of a report's days, weeks and months (default UTC)
 
 A time without a zone is UTC. Anything invalid is an InputError naming the parameter (400).
 """
@@ -11,6 +12,7 @@ A time without a zone is UTC. Anything invalid is an InputError naming the param
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.datastructures import QueryParams
 
@@ -69,6 +71,15 @@ def filters(q: QueryParams, now: datetime | None = None) -> Filters:
     return Filters(since=since, until=until, users=_values(q, "user"), models=_values(q, "model"),
                    terminals=_values(q, "terminal"), sessions=_values(q, "session"),
                    attributes=tuple(attributes))
+
+
+def zone(q: QueryParams) -> ZoneInfo:
+    """`tz`: an IANA zone name for reports' days, weeks and months (default UTC)."""
+    name = q.get("tz") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"tz={name!r} is not an IANA time zone name (e.g. Europe/Berlin, UTC)") from None
 
 
 def integer(q: QueryParams, name: str, default: int, maximum: int = MAX_LIMIT) -> int:

@@ -22,8 +22,9 @@ function fillSelect(select, values, selected, allLabel) {
   select.replaceChildren(...options);
 }
 
+// A user is an email, an account uuid or a hashed user.id (64 hex digits): shorten only the hash.
 function userLabel(u) {
-  return u.email || u.account_uuid || (u.user_id ? `user ${u.user_id.slice(0, 12)}…` : u.id);
+  return /^[0-9a-f]{64}$/.test(u.id) ? `user ${u.id.slice(0, 12)}…` : u.id;
 }
 
 export async function loadFacets() {
