@@ -1,16 +1,11 @@
 """The CLI: help for every command, every command and option documented (read from the real click group
-in ccmonitor.cli), time parsing, the timezone boundary end to end, prune/export/stats from the terminal."""
+in ccmonitor.cli), clear errors from the terminal. Each command module has its own tests/test_commands_*.py."""
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 import pytest
@@ -18,10 +13,6 @@ from click.testing import CliRunner, Result
 
 from ccmonitor import commands
 from ccmonitor.cli import main
-from ccmonitor.queries import reader
-from ccmonitor.queries.status import database_stats
-from test_periods import midnight_session
-from test_retention import OLD, fill
 
 ROOT = Path(__file__).parent.parent
 DOCS = {p.name: p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
@@ -99,56 +90,6 @@ def test_every_command_and_option_is_documented(path: tuple[str, ...], command: 
             assert any(f in text for f in flags), f"`ccmonitor {' '.join(path)}` option {flags} is not documented"
 
 
-# ------------------------------------------------------------------ time parsing
-NOW = datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
-NY = ZoneInfo("America/New_York")
-
-
-@pytest.mark.parametrize(("text", "end", "expected"), [
-    ("7d", False, NOW - timedelta(days=7)),
-    ("90m", False, NOW - timedelta(minutes=90)),
-    ("2026-11-27", False, datetime(2026, 11, 27, 5, tzinfo=UTC)),  # New York midnight
-    ("20261127", False, datetime(2026, 11, 27, 5, tzinfo=UTC)),
-    ("2026-11-27", True, datetime(2026, 11, 28, 5, tzinfo=UTC)),  # --until: the whole day
-    ("2026-11-27T09:30", False, datetime(2026, 11, 27, 14, 30, tzinfo=UTC)),
-    ("2026-11-27T09:30Z", False, datetime(2026, 11, 27, 9, 30, tzinfo=UTC)),
-], ids=["days ago", "minutes ago", "date", "compact date", "until date", "wall time", "utc time"])
-def test_when(text: str, end: bool, expected: datetime) -> None:
-    assert commands.when(text, NY, end=end, now=NOW) == expected
-
-
-@pytest.mark.parametrize("bad", ["yesterday", "7 days", "2026-13-01"])
-def test_when_rejects_nonsense(bad: str) -> None:
-    with pytest.raises(click.BadParameter):
-        commands.when(bad, NY)
-
-
-# ------------------------------------------------------------------ report
-def test_timezone_boundary_end_to_end(server) -> None:
-    midnight_session(server)
-    db = str(server.db_path)
-
-    def days(*args: str) -> dict[str, int]:
-        result = run("report", "daily", "--db", db, "--json", *args)
-        assert result.exit_code == 0, result.output
-        return {r["period"]: r["input_tokens"] for r in json.loads(result.stdout)["rows"]}
-
-    assert days("--tz", "America/New_York") == {"2026-11-27": 100, "2026-11-28": 200}
-    assert days("--tz", "UTC") == {"2026-11-28": 300}
-    assert days("--tz", "America/New_York", "--since", "2026-11-28", "--until", "2026-11-28") == {"2026-11-28": 200}
-    assert days("--tz", "America/New_York", "--until", "2026-11-27") == {"2026-11-27": 100}
-    csv = run("report", "daily", "--db", db, "--csv", "--tz", "America/New_York").stdout.splitlines()
-    assert csv[0].startswith("period,input_tokens,") and len(csv) == 3
-
-
-def test_report_reads_ccmonitor_db_and_prints_a_table(captures_db: Path) -> None:
-    result = run("report", "monthly", "--tz", "UTC", env={"CCMONITOR_DB": str(captures_db)})
-    assert result.exit_code == 0 and "2026-11" in result.stdout and "61,200" in result.stdout
-    result = run("report", "users", "--db", str(captures_db), "--attr", "team=platform", "--breakdown", "--json")
-    assert {r["model"] for r in json.loads(result.stdout)["rows"]} == {"claude-opus-5-5", "claude-opus-4-8",
-                                                                      "claude-opus-4-8[1m]"}
-
-
 @pytest.mark.parametrize(("args", "message"), [
     (("report", "daily", "--db", "/nonexistent/x.db"), "no database at"),
     (("report", "daily", "--tz", "Mars/Olympus"), "unknown time zone"),
@@ -161,36 +102,3 @@ def test_clear_errors(captures_db: Path, args: tuple[str, ...], message: str) ->
     result = run(*args, env={"CCMONITOR_DB": str(captures_db)})
     assert result.exit_code != 0 and message in result.output
 
-
-# ------------------------------------------------------------------ prune, export, stats
-def test_prune_dry_run_then_prune(tmp_path: Path) -> None:
-    db = tmp_path / "p.db"
-    fill(db, 120, OLD)
-    fill(db, 30, datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.000"), prompt="recent")
-    dry = run("prune", "--db", str(db), "--older-than", "30d", "--dry-run")
-    assert dry.exit_code == 0 and re.search(r"events\s*│\s*120", dry.stdout)
-    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM events").fetchone()[0] == 150
-    done = run("prune", "--db", str(db), "--older-than", "30d", "--prompts-older-than", "0m")
-    assert done.exit_code == 0 and "pages_freed" in done.stdout and "done" in done.stderr
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*), COUNT(prompt) FROM events").fetchone() == (30, 0)
-    conn.close()
-
-
-def test_export_to_a_file(captures_db: Path, tmp_path: Path) -> None:
-    out = tmp_path / "metrics.jsonl"
-    result = run("export", "--db", str(captures_db), "--table", "metrics", "--format", "jsonl", "-o", str(out))
-    lines = out.read_text().splitlines()
-    assert result.exit_code == 0 and f"exported {len(lines)} metrics rows" in result.stderr
-    assert len(lines) == sqlite3.connect(captures_db).execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
-    first = run("export", "--db", str(captures_db), "--table", "spans", "--since", "2026-11-27").stdout
-    assert first.startswith("id,timestamp,end_timestamp,")
-
-
-def test_stats_is_what_stats_says(captures_db: Path) -> None:
-    result = run("stats", "--db", str(captures_db), "--json")
-    with closing(reader(captures_db)) as conn:
-        expected = database_stats(conn, captures_db)
-    body = json.loads(result.stdout)
-    assert {k: body[k] for k in expected} == expected and body["rows"]["events"] == 197
-    assert "rows.events" in run("stats", "--db", str(captures_db)).stdout

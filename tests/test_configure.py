@@ -1,23 +1,15 @@
-"""`ccmonitor configure` on a temporary HOME, and `ccmonitor doctor` against a real server."""
+"""`ccmonitor configure` on a temporary HOME (tests/test_doctor.py runs it against a real server)."""
 
 from __future__ import annotations
 
 import json
-import socket
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from ccmonitor.configure import (
-    PRIVACY_WARNING,
-    configure_command,
-    doctor_command,
-    effective_env,
-    otlp_headers,
-)
+from ccmonitor.configure import PRIVACY_WARNING, configure_command
 
 EXISTING = {
     "model": "opus",
@@ -177,54 +169,3 @@ def test_shell_lines_for_zsh_and_fish(home: Path, shell: str, line: str) -> None
 def test_fish_quoting_escapes_quotes_and_backslashes(home: Path) -> None:
     result = run(configure_command, ["--shell", "fish", "--header", "x-a=b\\'c"], home)
     assert "set -gx OTEL_EXPORTER_OTLP_HEADERS 'x-a=b\\\\\\'c'" in result.output
-
-
-def test_later_settings_files_win_over_earlier_ones_and_the_environment(tmp_path: Path) -> None:
-    user, project = tmp_path / "user.json", tmp_path / "project.json"
-    user.write_text(json.dumps({"env": {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_LOGS_EXPORTER": "otlp"}}))
-    project.write_text(json.dumps({"env": {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}}))
-    env = effective_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "x", "PATH": "/bin"}, [user, project])
-    assert env == {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_LOGS_EXPORTER": "otlp"}
-
-
-def test_headers_are_decoded_for_grpc_only_like_claude_code() -> None:
-    env = {"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20t,x-tenant=acme"}
-    assert otlp_headers(env, "grpc") == {"authorization": "Bearer t", "x-tenant": "acme"}
-    assert otlp_headers(env, "http/protobuf") == {"authorization": "Bearer%20t", "x-tenant": "acme"}
-
-
-# ---------------------------------------------------------------- doctor
-
-
-def configure_for(server, protocol: str, home: Path) -> None:
-    port = server.grpc_port if protocol == "grpc" else server.http_port
-    args = ["--protocol", protocol, "--endpoint", f"http://127.0.0.1:{port}"]
-    assert run(configure_command, args, home).exit_code == 0
-
-
-@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf", "http/json"])
-def test_doctor_sends_a_record_and_finds_it_stored(server, home: Path, protocol: str) -> None:
-    configure_for(server, protocol, home)
-    result = run(doctor_command, ["--app-url", f"http://127.0.0.1:{server.app_port}"], home)
-    assert result.exit_code == 0, result.output
-    assert "test record stored" in result.output
-    marker = result.output.rsplit("session ", 1)[1].strip(" )\n")
-    with sqlite3.connect(server.db_path) as conn:
-        rows = conn.execute("SELECT event_name FROM events WHERE session_id = ?", (marker,)).fetchall()
-    assert rows == [("ccmonitor.doctor",)]
-
-
-def test_doctor_says_when_telemetry_is_off(home: Path) -> None:
-    result = run(doctor_command, [], home)
-    assert result.exit_code == 1
-    assert "CLAUDE_CODE_ENABLE_TELEMETRY is not 1" in result.output
-
-
-def test_doctor_says_when_nothing_listens(home: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    run(configure_command, ["--protocol", "http/protobuf", "--endpoint", f"http://127.0.0.1:{port}"], home)
-    result = run(doctor_command, ["--app-url", f"http://127.0.0.1:{port}", "--timeout", "1"], home)
-    assert result.exit_code == 1
-    assert f"cannot read http://127.0.0.1:{port}/health" in result.output

@@ -88,7 +88,8 @@ async def _serve(config: Config) -> None:
 
 def _register() -> None:
     from ccmonitor.commands import COMMANDS
-    from ccmonitor.configure import configure_command, doctor_command
+    from ccmonitor.configure import configure_command
+    from ccmonitor.doctor import doctor_command
 
     main.add_command(configure_command, "configure")
     main.add_command(doctor_command, "doctor")

@@ -1,0 +1,67 @@
+"""`ccmonitor stats` and `ccmonitor prune`: look after the database file `serve` writes."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ccmonitor import __version__, reports, retention
+from ccmonitor.commands.options import database, db_option, duration, open_reader
+from ccmonitor.queries.status import database_stats
+from ccmonitor.store.sqlite import connect
+
+
+@click.command("stats")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the body /stats serves, from the file).")
+def stats_command(db: Path | None, as_json: bool) -> None:
+    """Rows, newest timestamps and size of the database file (what /stats says)."""
+    path, conn = open_reader(db)
+    try:
+        body = {**database_stats(conn, path), "version": __version__}
+    finally:
+        conn.close()
+    reports.render_mapping(f"ccmonitor database {path}", body, "json" if as_json else "table", sys.stdout)
+
+
+@click.command("prune")
+@db_option
+@click.option("--older-than", "older_than", metavar="AGE", help="Delete telemetry older than AGE (e.g. 30d).")
+@click.option("--prompts-older-than", "prompts_older_than", metavar="AGE",
+              help="Blank prompt text older than AGE, keeping the events (e.g. 7d).")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted or blanked.")
+def prune_command(db: Path | None, older_than: str | None, prompts_older_than: str | None, dry_run: bool) -> None:
+    """Delete old telemetry in small batches, then give the space back; safe while `serve` runs."""
+    if older_than is None and prompts_older_than is None:
+        raise click.UsageError("give --older-than AGE and/or --prompts-older-than AGE")
+    now = datetime.now(UTC)
+    before = retention.cutoff(duration(older_than), now) if older_than else None
+    prompts = retention.cutoff(duration(prompts_older_than), now) if prompts_older_than else None
+    path = database(db)
+    if not path.exists():
+        raise click.ClickException(f"no database at {path}")
+    conn = connect(path)
+    try:
+        counts = retention.count(conn, before, prompts)
+        if dry_run:
+            reports.render_mapping("would prune", counts, "table", sys.stdout)
+            return
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=reports.console(sys.stderr), transient=False) as bar:
+            task = bar.add_task("pruning", total=sum(counts.values()) or 1)
+            done: dict[str, int] = {}
+            if before:
+                done.update(retention.prune(conn, before, progress=lambda _, n: bar.advance(task, n)))
+            if prompts:
+                done["prompts"] = retention.blank_prompts(conn, prompts, before or "",
+                                                          progress=lambda _, n: bar.advance(task, n))
+            bar.update(task, description="vacuuming")
+            done["pages_freed"] = retention.vacuum(conn)
+            bar.update(task, description="done", completed=sum(counts.values()) or 1)
+    finally:
+        conn.close()
+    reports.render_mapping("prune", done, "table", sys.stdout)

@@ -1,0 +1,82 @@
+"""What the terminal commands share: `--db` and the database it names, and reading times and filters.
+
+Times given without a zone are wall time in the report's `--tz` (local by default): a date means
+its local midnight, and an `--until` date includes that whole day.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from ccmonitor.config import Config
+from ccmonitor.errors import ConfigError
+from ccmonitor.queries import reader
+
+EPOCH, FAR = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         help="SQLite database file [env CCMONITOR_DB; default: the one `serve` uses]")
+
+
+def duration(text: str) -> timedelta:
+    """'30d', '12h', '2w', '90m' -> timedelta."""
+    match = DURATION.match(text)
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a duration like 30d, 12h, 2w or 90m")
+    return timedelta(**{UNITS[match[2]]: int(match[1])})
+
+
+def zone(name: str) -> tzinfo | None:
+    if name == "local":
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)") from None
+
+
+def when(text: str | None, tz: tzinfo | None, *, end: bool = False, now: datetime | None = None) -> datetime | None:
+    """A --since/--until value: a duration ago (7d), a date (2026-11-27 or 20261127) or an ISO time."""
+    if text is None:
+        return None
+    if DURATION.match(text):
+        return (now or datetime.now(UTC)) - duration(text)
+    try:
+        day = date.fromisoformat(text)
+        at = datetime(day.year, day.month, day.day) + (timedelta(days=1) if end else timedelta())
+    except ValueError:
+        try:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not a date, an ISO time or a duration like 7d") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=tz) if tz is not None else at.astimezone()
+    return at.astimezone(UTC)
+
+
+def database(db: Path | None) -> Path:
+    try:
+        return Config.load({"db": db}).db
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def open_reader(db: Path | None) -> tuple[Path, sqlite3.Connection]:
+    path = database(db)
+    if not path.exists():
+        raise click.ClickException(f"no database at {path}; run `ccmonitor serve` first or pass --db")
+    return path, reader(path)
+
+
+def attributes(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = tuple(tuple(v.split("=", 1)) for v in values)
+    if any(len(p) != 2 or not p[0] for p in pairs):
+        raise click.BadParameter("use KEY=VALUE, e.g. --attr team=platform", param_hint="--attr")
+    return pairs  # type: ignore[return-value]

@@ -1,0 +1,110 @@
+"""`ccmonitor report <name>`: one subcommand per named report, from the local database or a server's API."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from ccmonitor import reports
+from ccmonitor.commands.options import EPOCH, FAR, attributes, db_option, open_reader, when, zone
+from ccmonitor.queries.filters import Filters
+from ccmonitor.queries.periods import REPORTS, report
+
+HELP = {
+    "daily": "Usage per local day.", "weekly": "Usage per week (Monday to Sunday, local).",
+    "monthly": "Usage per local month.", "sessions": "Usage per Claude Code session, newest first.",
+    "models": "Usage per model, with API latency and cache-hit ratio.", "users": "Usage per user.",
+    "tools": "Tool calls, success rate, median duration, accept/reject decisions.",
+}
+
+
+@click.group("report")
+def report_group() -> None:
+    """Usage reports from the same queries as the dashboard and the JSON API."""
+
+
+def _report_command(name: str) -> click.Command:
+    @click.command(name, help=HELP[name])
+    @db_option
+    @click.option("--server", metavar="URL", help="Read a running server's API (e.g. http://team-host:5000).")
+    @click.option("--since", help="Start: a date (2026-11-01), an ISO time, or a duration ago (7d). Default: all.")
+    @click.option("--until", help="End (a date includes that whole day). Default: now.")
+    @click.option("--tz", "tz_name", default="local", show_default=True, help="Time zone of days and dates.")
+    @click.option("--breakdown", is_flag=True, help="One row per model within each row (daily/weekly/monthly/users).")
+    @click.option("--user", "users", multiple=True, help="Only this user (email, account uuid or user id).")
+    @click.option("--model", "models", multiple=True, help="Only this model (repeatable).")
+    @click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="Custom attribute, e.g. team=platform.")
+    @click.option("--json", "fmt", flag_value="json", help="Print the JSON document.")
+    @click.option("--csv", "fmt", flag_value="csv", help="Print the rows as CSV.")
+    def command(db: Path | None, server: str | None, since: str | None, until: str | None, tz_name: str,
+                breakdown: bool, users: tuple[str, ...], models: tuple[str, ...], attrs: tuple[str, ...],
+                fmt: str | None) -> None:
+        if breakdown and name in ("sessions", "models", "tools"):
+            raise click.UsageError(f"--breakdown applies to daily, weekly, monthly and users, not {name}")
+        tz = zone(tz_name)
+        f = Filters(since=when(since, tz) or EPOCH, until=when(until, tz, end=True) or FAR, users=users,
+                    models=models, attributes=attributes(attrs))
+        if server:
+            doc = fetch_report(server, name, f, tz_name, breakdown)
+        else:
+            _, conn = open_reader(db)
+            try:
+                doc = report(conn, name, f, tz, breakdown)
+            finally:
+                conn.close()
+        reports.render(doc, fmt or "table", sys.stdout)
+
+    return command
+
+
+for _name in REPORTS:
+    report_group.add_command(_report_command(_name))
+
+
+def report_url(server: str, name: str, f: Filters, tz_name: str, breakdown: bool) -> str:
+    """GET /api/reports/{name}: the same document, computed by the server (web/api.py)."""
+    query: list[tuple[str, str]] = [("range", "custom"), ("from", f.since.isoformat()), ("to", f.until.isoformat()),
+                                    ("tz", tz_name)]
+    query += [("breakdown", "1")] if breakdown else []
+    query += [("user", u) for u in f.users] + [("model", m) for m in f.models]
+    query += [(f"attr.{k}", v) for k, v in f.attributes]
+    return f"{server.rstrip('/')}/api/reports/{name}?{urllib.parse.urlencode(query)}"
+
+
+def local_zone_name() -> str:
+    """The IANA name of this machine's zone, if /etc/localtime names one that matches local time."""
+    try:
+        key = str(Path("/etc/localtime").resolve()).split("zoneinfo/", 1)[1]
+        now = datetime.now(UTC)
+        if now.astimezone(ZoneInfo(key)).utcoffset() == now.astimezone().utcoffset():
+            return key
+    except (IndexError, OSError, ZoneInfoNotFoundError, ValueError):
+        pass
+    raise click.UsageError("cannot tell this machine's time zone name; pass --tz (e.g. Europe/Berlin) with --server")
+
+
+def fetch_report(server: str, name: str, f: Filters, tz_name: str, breakdown: bool) -> dict[str, Any]:
+    if tz_name == "local":  # the server's "local" is not ours: send our zone's name
+        tz_name = local_zone_name()
+    url = report_url(server, name, f, tz_name, breakdown)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read())["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = exc.reason
+        hint = " (that server has no /api/reports: it needs a newer ccmonitor)" if exc.code == 404 else ""
+        raise click.ClickException(f"{server} answered {exc.code}: {message}{hint}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from None

@@ -1,0 +1,35 @@
+"""`ccmonitor report`: the timezone boundary end to end, reading CCMONITOR_DB or --db."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_commands import run
+from test_periods import midnight_session
+
+
+def test_timezone_boundary_end_to_end(server) -> None:
+    midnight_session(server)
+    db = str(server.db_path)
+
+    def days(*args: str) -> dict[str, int]:
+        result = run("report", "daily", "--db", db, "--json", *args)
+        assert result.exit_code == 0, result.output
+        return {r["period"]: r["input_tokens"] for r in json.loads(result.stdout)["rows"]}
+
+    assert days("--tz", "America/New_York") == {"2026-11-27": 100, "2026-11-28": 200}
+    assert days("--tz", "UTC") == {"2026-11-28": 300}
+    assert days("--tz", "America/New_York", "--since", "2026-11-28", "--until", "2026-11-28") == {"2026-11-28": 200}
+    assert days("--tz", "America/New_York", "--until", "2026-11-27") == {"2026-11-27": 100}
+    csv = run("report", "daily", "--db", db, "--csv", "--tz", "America/New_York").stdout.splitlines()
+    assert csv[0].startswith("period,input_tokens,") and len(csv) == 3
+
+
+def test_report_reads_ccmonitor_db_and_prints_a_table(captures_db: Path) -> None:
+    result = run("report", "monthly", "--tz", "UTC", env={"CCMONITOR_DB": str(captures_db)})
+    assert result.exit_code == 0 and "2026-11" in result.stdout and "61,200" in result.stdout
+    result = run("report", "users", "--db", str(captures_db), "--attr", "team=platform", "--breakdown", "--json")
+    assert {r["model"] for r in json.loads(result.stdout)["rows"]} == {"claude-opus-5-5", "claude-opus-4-8",
+                                                                      "claude-opus-4-8[1m]"}
+
