@@ -11,6 +11,7 @@ session's first and last activity; every model). Sums come from the hourly rollu
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 from ccmonitor.queries import names
@@ -20,7 +21,7 @@ from ccmonitor.queries.sessions import session_where
 
 
 def active_users(conn: sqlite3.Connection, f: Filters) -> int:
-    where, params = session_where(f)
+    where, params = session_where(replace(f, models=()))
     return conn.execute(f"SELECT COUNT(DISTINCT user) FROM rollup_sessions WHERE {where}", params).fetchone()[0]
 
 
