@@ -270,3 +270,45 @@ def _v2_dashboard(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(("0002_dashboard_rollups", _v2_dashboard))
+
+
+# -- 0003: rollups refreshed per transaction by the writer --------------------------------------------
+# A trigger statement per stored row halved the rate at which the writer stores records. Inserts now
+# reach the rollups through refresh_rollups(): one grouped upsert per table over the rows the
+# transaction added, run by the writer inside that same transaction, so the rollups stay exact and the
+# cost is per hour-and-key group instead of per row. Deletes and updates keep their triggers (retention,
+# and the DELETEs users paste into the sqlite3 shell). Rows inserted by hand bypass the rollups.
+
+def _refresh_sql(table: str) -> list[str]:
+    keys, (expr, total) = ROLLUP_KEYS[table], ROLLUP_SUMS[table]
+    measure = "COUNT(*)" if expr == "1" else f"SUM({expr})"
+    return [
+        f"INSERT INTO rollup_{table} SELECT substr(timestamp, 1, 13) || ':00:00.000',"
+        f" {', '.join(f'COALESCE({k}, {chr(39) * 2})' for k in keys)}, {measure}, COUNT(*)"
+        f" FROM {table} WHERE id > ? GROUP BY {', '.join(str(i + 1) for i in range(len(keys) + 1))}"
+        f" ON CONFLICT DO UPDATE SET {total} = {total} + excluded.{total}, records = records + excluded.records",
+        "INSERT INTO rollup_sessions SELECT session_id, MIN(timestamp), MAX(timestamp),"
+        " MAX(COALESCE(user_email, account_uuid, user_id)), MAX(terminal_type), MAX(app_version),"
+        f" MIN(custom_attributes) FROM {table} WHERE id > ? AND session_id IS NOT NULL AND {SESSION_MARKS[table]}"
+        " GROUP BY session_id ON CONFLICT DO UPDATE SET first_ts = min(first_ts, excluded.first_ts),"
+        " last_ts = max(last_ts, excluded.last_ts), user = COALESCE(user, excluded.user)",
+    ]
+
+
+ROLLUP_REFRESH = {table: _refresh_sql(table) for table in ROLLUP_KEYS}
+
+
+def refresh_rollups(conn: sqlite3.Connection, since_ids: dict[str, int]) -> None:
+    """Add the rows with id > since_ids[table] to the rollups (the caller holds the write transaction)."""
+    for table, since in since_ids.items():
+        for sql in ROLLUP_REFRESH[table]:
+            conn.execute(sql, (since,))
+
+
+def _v3_writer_rollups(conn: sqlite3.Connection) -> None:
+    for table in ROLLUP_KEYS:
+        conn.execute(f"DROP TRIGGER IF EXISTS rollup_{table}_insert")
+        conn.execute(f"DROP TRIGGER IF EXISTS rollup_sessions_{table}_insert")
+
+
+MIGRATIONS.append(("0003_writer_refreshes_rollups", _v3_writer_rollups))

@@ -22,12 +22,13 @@ from pathlib import Path
 
 from ccmonitor.errors import Overloaded, StoreBusy
 from ccmonitor.records import EVENT_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Batch, StoreResult
-from ccmonitor.store.schema import migrate
+from ccmonitor.store.schema import ROLLUP_KEYS, migrate, refresh_rollups
 from ccmonitor.store.series import SeriesState
 
 log = logging.getLogger(__name__)
 MAX_RECORDS_PER_TXN = 20_000
 _N_METRIC = len(METRIC_COLUMNS)
+_SIGNAL = {"metrics": "metrics", "events": "logs"}  # rollup table -> the signal whose rows it sums
 
 
 def _insert(table: str, columns: tuple[str, ...]) -> str:
@@ -163,6 +164,7 @@ class SqliteStore:
             self.last_error = str(exc)
             self._fail(work, StoreBusy(f"database busy: {exc}"))
             return
+        since = {t: conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {t}").fetchone()[0] for t in ROLLUP_KEYS}
         done: list[tuple[_Work, StoreResult]] = []
         for w in work:
             conn.execute("SAVEPOINT batch")
@@ -179,6 +181,7 @@ class SqliteStore:
             self._series.batch_done(ok=True)
             done.append((w, result))
         try:
+            refresh_rollups(conn, {t: n for t, n in since.items() if any(w.batch.signal == _SIGNAL[t] for w, _ in done)})
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
