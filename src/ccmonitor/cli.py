@@ -89,10 +89,12 @@ async def _serve(config: Config) -> None:
 def _register() -> None:
     from ccmonitor.commands import COMMANDS
     from ccmonitor.configure import configure_command
+    from ccmonitor.demo import demo_command
     from ccmonitor.doctor import doctor_command
 
     main.add_command(configure_command, "configure")
     main.add_command(doctor_command, "doctor")
+    main.add_command(demo_command, "demo")
     for command in COMMANDS:
         main.add_command(command)
 
