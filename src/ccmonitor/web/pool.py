@@ -1,5 +1,5 @@
 """Read-only connections for the dashboard, reused across requests so SQLite's page cache stays
-warm, each used by one thread at a time. Queries run in worker threads: the event loop (which also
+warm, each used by one thread at a time, each request inside one read transaction (one snapshot). Queries run in worker threads: the event loop (which also
 serves OTLP on this port) never waits on SQLite."""
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ class Pool:
         if conn is None:
             conn = self._connect()
         try:
-            result = fn(conn)
+            conn.execute("BEGIN")  # one snapshot per request: its panels agree even while ingest commits
+            try:
+                result = fn(conn)
+            finally:
+                conn.execute("ROLLBACK")
         except sqlite3.DatabaseError:
             conn.close()  # a connection that saw an error is not trusted again
             raise

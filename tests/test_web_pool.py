@@ -1,0 +1,49 @@
+"""web/pool: read-only connections reused across requests, one snapshot per request."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ccmonitor.store.sqlite import open_database
+from ccmonitor.web.pool import Pool
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "pool.db"
+    open_database(path).close()
+    return path
+
+
+def insert_event(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO events (timestamp, event_name, dedup_key) VALUES ('2026-01-01 00:00:00.000',"
+                     " 'claude_code.user_prompt', abs(random()))")
+    conn.close()
+
+
+def test_one_snapshot_per_request(db: Path) -> None:
+    pool = Pool(db)
+
+    def read_twice(conn: sqlite3.Connection) -> tuple[int, int]:
+        before = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        insert_event(db)  # another writer commits mid-request
+        return before, conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    assert pool.call(read_twice) == (0, 0)
+    assert pool.call(lambda conn: conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]) == 1
+    pool.close()
+
+
+def test_connections_are_reused_and_read_only(db: Path) -> None:
+    pool = Pool(db, size=1)
+    first = pool.call(lambda conn: id(conn))
+    assert pool.call(lambda conn: id(conn)) == first
+    with pytest.raises(sqlite3.OperationalError):
+        pool.call(lambda conn: conn.execute("DELETE FROM events"))
+    assert pool.call(lambda conn: id(conn)) != first  # the connection that failed was not kept
+    pool.close()
