@@ -41,9 +41,12 @@ def test_one_snapshot_per_request(db: Path) -> None:
 
 def test_connections_are_reused_and_read_only(db: Path) -> None:
     pool = Pool(db, size=1)
-    first = pool.call(lambda conn: id(conn))
-    assert pool.call(lambda conn: id(conn)) == first
+    seen: list[sqlite3.Connection] = []
+    for _ in range(2):
+        pool.call(seen.append)
+    assert seen[0] is seen[1]
     with pytest.raises(sqlite3.OperationalError):
         pool.call(lambda conn: conn.execute("DELETE FROM events"))
-    assert pool.call(lambda conn: id(conn)) != first  # the connection that failed was not kept
+    pool.call(seen.append)
+    assert seen[2] is not seen[0]  # the connection that failed was not kept
     pool.close()
