@@ -98,13 +98,16 @@ def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: 
         attrs["prompt"], prompt = prompt, None
 
     columns: list[Any] = []
+    pop = attrs.pop
     for column, parse in EVENT_FIELDS:
-        raw = attrs.pop(column, None)
-        if parse is None:  # tool_parameters: a JSON string as sent, or JSON of a structured value
-            value = raw if raw is None or isinstance(raw, str) else json.dumps(raw)
+        raw = pop(column, None)
+        if raw is None:  # most columns are absent from most events: the hot path
+            value = None
+        elif parse is None:  # tool_parameters: a JSON string as sent, or JSON of a structured value
+            value = raw if isinstance(raw, str) else json.dumps(raw)
         else:
             value = parse(raw)
-            if value is None and raw is not None:
+            if value is None:
                 attrs[column] = raw
         columns.append(value)
 

@@ -97,9 +97,10 @@ class Origin:
     def identity(self, attrs: dict[str, Any]) -> tuple[str | None, ...]:
         """Pop the identity columns out of a merged attribute dict, in IDENTITY_KEYS order."""
         values = []
+        pop = attrs.pop
         for column, key in IDENTITY_KEYS:
-            v = attrs.pop(key, None)
-            text = as_text(v)
+            v = pop(key, None)
+            text = v if type(v) is str or v is None else as_text(v)
             if text is None and v is not None:
                 attrs[key] = v  # not a scalar: keep it rather than lose it
             if column == "app_version" and text is None:

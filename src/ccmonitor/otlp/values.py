@@ -42,10 +42,11 @@ def attributes(kvs: Iterable[KeyValue]) -> dict[str, Any]:
 
 def as_int(value: Any) -> int | None:
     """An int from an int, an integral float, or a numeric string; None if it isn't one."""
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is int:
+        return value  # type: ignore[no-any-return]
+    if kind is bool:
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
     if isinstance(value, str):
@@ -76,8 +77,8 @@ def as_float(value: Any) -> float | None:
 
 def as_text(value: Any) -> str | None:
     """Booleans as 'true'/'false' (the client's own spelling for `success`), scalars as str."""
-    if value is None:
-        return None
+    if type(value) is str or value is None:
+        return value  # type: ignore[no-any-return]
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
