@@ -29,7 +29,7 @@ PROMPTS = ("fix the failing test in {f}", "add input validation to {f}", "why do
 FILES = ("src/api/orders.py", "web/src/Cart.tsx", "cmd/server/main.go", "README.md", "deploy/values.yaml",
          "src/billing/invoice.rs", "migrations/0042_add_index.sql", "lib/auth/session.ts")
 ERRORS = ((429, "Rate limited"), (500, "Internal server error"), (529, "Overloaded"), (400, "prompt is too long"))
-EVENTS_PER_USER_DAY = 11.4  # events per user, calendar day and unit of --prompts-per-day (measured), for --events
+EVENTS_PER_USER_DAY = 10.3  # events per user, calendar day and unit of --prompts-per-day (measured), for --events
 LOGS, METRICS, TRACES = "logs", "metrics", "traces"
 
 
