@@ -4,7 +4,7 @@ sums are exact): tokens by type, cost by model, lines added/removed, active time
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 from ccmonitor.queries import names
 from ccmonitor.queries.buckets import bucket_seconds, dense
@@ -21,7 +21,8 @@ def metric_series(conn: sqlite3.Connection, f: Filters, metric: str, split: str,
         raise ValueError(f"cannot split by {split!r}")
     size = bucket_seconds(f)
     sums = totals(conn, "metrics", f, (metric,), (split,), model=model, bucket=size)
-    return dense(f, size, [(t, name, value) for (t, name), value in sums.items()], order)
+    rows = [(cast(int, t), None if name is None else str(name), value) for (t, name), value in sums.items()]
+    return dense(f, size, rows, order)
 
 
 def tokens_over_time(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:

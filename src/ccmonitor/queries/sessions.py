@@ -23,7 +23,8 @@ PAGE = 50
 
 def session_where(f: Filters) -> tuple[str, list[object]]:
     """Condition on rollup_sessions: active in the range and matching every filter."""
-    clauses, params = ["last_ts >= ?", "first_ts < ?"], [utc_text(f.since), utc_text(f.until)]
+    clauses = ["last_ts >= ?", "first_ts < ?"]
+    params: list[object] = [utc_text(f.since), utc_text(f.until)]
 
     def one_of(expr: str, values: tuple[str, ...]) -> None:
         if values:

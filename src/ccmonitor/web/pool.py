@@ -1,6 +1,7 @@
 """Read-only connections for the dashboard, reused across requests so SQLite's page cache stays
-warm, each used by one thread at a time, each request inside one read transaction (one snapshot). Queries run in worker threads: the event loop (which also
-serves OTLP on this port) never waits on SQLite."""
+warm, each used by one thread at a time, each request inside one read transaction (one snapshot).
+Queries run in worker threads: the event loop (which also serves OTLP on this port) never waits on
+SQLite."""
 
 from __future__ import annotations
 
