@@ -32,6 +32,8 @@ class Appender(Protocol):
 
     def submit(self, batch: Batch) -> Any: ...
 
+    def has_room(self) -> bool: ...
+
 
 @dataclass
 class Counters:
@@ -87,7 +89,10 @@ class Ingest:
         return signal.response(rejected, message)
 
     async def _decode_within_budget(self, signal: Signal, body: bytes, media_type: str) -> tuple[Batch, int, str]:
-        """Decoding multiplies a body's memory several times; bound what is decoded at once."""
+        """Decoding multiplies a body's memory several times; bound what is decoded at once, and
+        refuse before decoding when the write queue is already full (overload must not cost CPU)."""
+        if not self.store.has_room():
+            raise Overloaded("write queue full")
         if self._inflight and self._inflight + len(body) > self.max_inflight_bytes:
             raise Overloaded(f"{self._inflight} request bytes already being decoded")
         self._inflight += len(body)

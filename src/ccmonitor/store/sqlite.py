@@ -100,6 +100,10 @@ class SqliteStore:
             self._cv.notify()
         return work.future
 
+    def has_room(self) -> bool:
+        """Cheap check before decoding: a full queue refuses new work without spending CPU on it."""
+        return not self._stopping and self._queued < self._max
+
     @property
     def queued(self) -> int:
         return self._queued
