@@ -112,15 +112,21 @@ CREATE TABLE metric_series (
 """
 
 
-def run_script(conn: sqlite3.Connection, script: str) -> None:
-    """executescript() would COMMIT the migration's transaction first; run statement by statement."""
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+def run_statements(conn: sqlite3.Connection, script: str) -> None:
+    """Run a script statement by statement inside the caller's transaction (executescript() would
+    COMMIT it first); a trigger body's own semicolons don't end its CREATE TRIGGER."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        conn.execute(pending)
 
 
 def _v1_initial(conn: sqlite3.Connection) -> None:
-    run_script(conn, V1)
+    run_statements(conn, V1)
 
 
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
@@ -251,18 +257,6 @@ CREATE INDEX events_durations ON events(event_name, timestamp, model, tool_name,
 CREATE INDEX metrics_user ON metrics(COALESCE(user_email, account_uuid, user_id), timestamp);
 CREATE INDEX events_user ON events(COALESCE(user_email, account_uuid, user_id), timestamp);
 """
-
-
-def run_statements(conn: sqlite3.Connection, script: str) -> None:
-    """Like run_script, but a trigger body's own semicolons don't end its CREATE TRIGGER."""
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            conn.execute(pending)
-            pending = ""
-    if pending.strip():
-        conn.execute(pending)
 
 
 def _v2_dashboard(conn: sqlite3.Connection) -> None:

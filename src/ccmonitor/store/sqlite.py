@@ -185,7 +185,8 @@ class SqliteStore:
             self._series.batch_done(ok=True)
             done.append((w, result))
         try:
-            refresh_rollups(conn, {t: n for t, n in since.items() if any(w.batch.signal == _SIGNAL[t] for w, _ in done)})
+            written = {w.batch.signal for w, _ in done}
+            refresh_rollups(conn, {t: n for t, n in since.items() if _SIGNAL[t] in written})
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
