@@ -4,6 +4,7 @@ option, an environment variable and documented in one place."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 import sys
@@ -48,6 +49,19 @@ def endpoint_lines(host: str, ports: Ports) -> list[str]:
     ]
 
 
+def exposure_warning(config: Config) -> str | None:
+    """One line when the ports are reachable from other machines and nothing asks for a token."""
+    if config.auth_token or config.host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(config.host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: assume it is reachable
+    return (f"warning: listening on {config.host} without an auth token: the dashboard, API and OTLP ports are "
+            "open to anyone on the network; set one with --auth-token or CCMONITOR_AUTH_TOKEN")
+
+
 @main.command()
 @click.option("--listen-all", is_flag=True, help="Listen on all interfaces (0.0.0.0) for remote monitoring.")
 @_setting_options
@@ -74,6 +88,9 @@ async def _serve(config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, server.request_stop)
     host = config.host
+    warning = exposure_warning(config)
+    if warning:
+        click.echo(warning, err=True)
     click.echo(f"ccmonitor {__version__}")
     click.echo(f"  database   {config.db}")
     click.echo(f"  dashboard  http://{'127.0.0.1' if host == '0.0.0.0' else host}:{ports.app}/")

@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from ccmonitor.config import Config
 from ccmonitor.errors import ConfigError
@@ -30,6 +31,7 @@ from ccmonitor.retention import retention_loop
 from ccmonitor.store.sqlite import SqliteStore
 from ccmonitor.web import status
 from ccmonitor.web.app import routes as web_routes
+from ccmonitor.web.auth import RequireToken
 
 log = logging.getLogger(__name__)
 MAX_CONCURRENT_REQUESTS = 256  # beyond this uvicorn answers 503 itself: bounded memory
@@ -109,7 +111,9 @@ class Server:
             await asyncio.to_thread(store.close)
             raise ConfigError(f"port {grpc_port} on {c.host} is already in use; "
                               "choose another with --grpc-port / CCMONITOR_GRPC_PORT")
-        apps = [(Starlette(routes=otlp + ops), http_sock), (Starlette(routes=otlp + ops + web_routes(c)), app_sock)]
+        guard = [Middleware(RequireToken, token=c.auth_token)]  # /stats on 4318 too: only /health is open
+        apps = [(Starlette(routes=otlp + ops, middleware=guard), http_sock),
+                (Starlette(routes=otlp + ops + web_routes(c), middleware=guard), app_sock)]
         for app, sock in apps:
             server = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                              limit_concurrency=MAX_CONCURRENT_REQUESTS, http="httptools",

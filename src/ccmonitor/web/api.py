@@ -3,9 +3,9 @@ a session's story, a prompt's full text, filter choices, and the OpenAPI documen
 
 Every error, including unknown paths and wrong methods, has one shape:
     {"error": {"code": "<machine code>", "message": "<one line for a human>"}}
-400 invalid_parameter, 404 not_found, 405 method_not_allowed, 503 database_unavailable (locked or
-missing; retry), 500 internal_error. The handlers live on this sub-application, so they never touch
-the OTLP routes next to it.
+400 invalid_parameter, 401 unauthenticated (web/auth.py), 404 not_found, 405 method_not_allowed,
+503 database_unavailable (locked or missing; retry), 500 internal_error. The handlers live on this
+sub-application, so they never touch the OTLP routes next to it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ccmonitor.errors import InputError
+from ccmonitor.errors import CcmonitorError, InputError
 from ccmonitor.queries import activity, facets, periods, sessions, story
 from ccmonitor.queries.buckets import bucket_seconds, iso_unix
 from ccmonitor.queries.filters import Filters
@@ -30,11 +30,16 @@ from ccmonitor.web.openapi import document
 from ccmonitor.web.pool import Pool
 
 log = logging.getLogger(__name__)
-HTTP_CODES = {400: "invalid_parameter", 404: "not_found", 405: "method_not_allowed"}
+HTTP_CODES = {400: "invalid_parameter", 401: "unauthenticated", 404: "not_found", 405: "method_not_allowed"}
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def problem(exc: CcmonitorError) -> JSONResponse:
+    """An error of the tree in this API's shape: the status is the one the tree gives it."""
+    return error(exc.http_status, HTTP_CODES.get(exc.http_status, "http_error"), str(exc))
 
 
 def range_of(f: Filters) -> dict[str, Any]:
@@ -127,7 +132,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _input_error(request: Request, exc: Exception) -> JSONResponse:
-    return error(400, "invalid_parameter", str(exc))
+    assert isinstance(exc, InputError)
+    return problem(exc)
 
 
 async def _db_error(request: Request, exc: Exception) -> JSONResponse:

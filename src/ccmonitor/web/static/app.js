@@ -55,7 +55,10 @@ export function setParams(changes) {
 }
 
 export async function getJSON(path) {
-  const response = await fetch(path, { headers: { accept: "application/json" } });
+  // Resolved against the origin, not the page URL: a page opened as http://user:token@host/ would
+  // otherwise hand fetch() a URL with credentials, which it refuses. The browser still sends the
+  // Basic credentials it holds for this origin (same-origin fetch includes them).
+  const response = await fetch(new URL(path, location.origin), { headers: { accept: "application/json" } });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const message = body?.error?.message ?? `${response.status} ${response.statusText}`;
