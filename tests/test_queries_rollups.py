@@ -3,6 +3,7 @@ updates, and a range answered from rollup + raw edges equals the same range answ
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 from contextlib import closing
@@ -17,10 +18,12 @@ from ccmonitor.demo import demo_command
 from ccmonitor.queries import reader
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.models import models
-from ccmonitor.queries.rollups import split, totals
+from ccmonitor.queries.percentiles import percentiles
+from ccmonitor.queries.rollups import durations, nearest_rank, split, split_by, totals
 from ccmonitor.queries.series import tokens_over_time
 from ccmonitor.queries.tiles import tiles
 from ccmonitor.queries.tools import edit_decisions, tool_usage
+from ccmonitor.store.histograms import bucket_bounds, bucket_sql
 from ccmonitor.store.sqlite import open_database
 
 END = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -47,11 +50,42 @@ def assert_rollups_exact(conn: sqlite3.Connection) -> None:
         assert rollup.keys() == raw.keys(), table
         for k, v in raw.items():
             assert rollup[k] == pytest.approx(v, rel=1e-9, abs=1e-9), (table, k)
+    assert_v4_rollups_exact(conn)
     marks = ("SELECT session_id, MIN(timestamp), MAX(timestamp) FROM (SELECT session_id, timestamp FROM metrics"
              " WHERE metric_name IN ('claude_code.session.count', 'claude_code.active_time.total') UNION ALL"
              " SELECT session_id, timestamp FROM events WHERE event_name = 'claude_code.user_prompt')"
              " WHERE session_id IS NOT NULL GROUP BY session_id")
     assert set(conn.execute(marks)) == set(conn.execute("SELECT session_id, first_ts, last_ts FROM rollup_sessions"))
+
+
+SET_OF = "(SELECT attribute_set FROM session_attribute_sets s WHERE s.session_id = t.session_id)"
+DURATION_KEY = (f"substr(timestamp, 1, 10), event_name, COALESCE(CASE event_name WHEN 'claude_code.api_request'"
+                f" THEN model ELSE tool_name END, ''), {bucket_sql('duration_ms')}")
+DURATION_ROWS = ("event_name IN ('claude_code.api_request', 'claude_code.tool_result')"
+                 " AND typeof(duration_ms) IN ('integer', 'real')")
+
+
+def assert_v4_rollups_exact(conn: sqlite3.Connection) -> None:
+    """Migration 0004's rollups: duration histograms, and the sums split by attribute set."""
+    checks = [
+        ("rollup_durations", f"SELECT {DURATION_KEY}, COUNT(*) FROM events t WHERE {DURATION_ROWS} GROUP BY 1, 2, 3, 4",
+         "day, event_name, key, bucket, n"),
+        ("rollup_durations_sets", f"SELECT {SET_OF}, {DURATION_KEY}, COUNT(*) FROM events t WHERE {DURATION_ROWS}"
+         f" AND {SET_OF} IS NOT NULL GROUP BY 1, 2, 3, 4, 5", "attribute_set, day, event_name, key, bucket, n"),
+        ("rollup_metrics_sets", f"SELECT {SET_OF}, {METRIC_KEY}, SUM(metric_value) FROM metrics t"
+         f" WHERE {SET_OF} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+         "attribute_set, substr(hour, 1, 13), metric_name, type, model, tool, decision, language, value"),
+        ("rollup_events_sets", f"SELECT {SET_OF}, {EVENT_KEY}, COUNT(*) FROM events t WHERE {SET_OF} IS NOT NULL"
+         " GROUP BY 1, 2, 3, 4, 5, 6, 7", "attribute_set, substr(hour, 1, 13), event_name, model, tool_name, success,"
+         " decision, n"),
+    ]
+    for table, raw_sql, columns in checks:
+        raw = {tuple("" if v is None else v for v in row[:-1]): row[-1] for row in conn.execute(raw_sql)}
+        rollup = {tuple(row[:-1]): row[-1] for row in conn.execute(f"SELECT {columns} FROM {table}")}
+        assert rollup.keys() == raw.keys(), table
+        assert raw, table  # the demo has durations and team attributes: an empty check proves nothing
+        for k, v in raw.items():
+            assert rollup[k] == pytest.approx(v, rel=1e-9, abs=1e-9), (table, k)
 
 
 def test_rollups_equal_raw_rows_through_inserts_deletes_and_updates(demo_db: Path, tmp_path: Path) -> None:
@@ -66,32 +100,73 @@ def test_rollups_equal_raw_rows_through_inserts_deletes_and_updates(demo_db: Pat
         conn.execute("UPDATE metrics SET metric_value = metric_value * 2, timestamp = datetime(timestamp, '+3 hours')"
                      " WHERE id % 5 = 0")
         conn.execute("UPDATE events SET model = 'renamed', session_id = 'moved' WHERE id % 11 = 0")
+        conn.execute("UPDATE events SET duration_ms = duration_ms * 3 + 0.5, tool_name = 'Other' WHERE id % 13 = 0")
         assert_rollups_exact(conn)
         conn.execute("DELETE FROM metrics")
         conn.execute("DELETE FROM events")
-        assert conn.execute("SELECT COUNT(*) FROM rollup_metrics").fetchone()[0] == 0
+        for table in ("rollup_metrics", "rollup_events_sets", "rollup_metrics_sets", "rollup_durations",
+                      "rollup_durations_sets"):
+            assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
         assert conn.execute("SELECT COUNT(*) FROM rollup_sessions").fetchone()[0] == 0
     finally:
         conn.close()
 
 
-def test_migration_builds_rollups_for_existing_rows(demo_db: Path, tmp_path: Path) -> None:
-    """A database written before 0002 gets its rollups from the rows already there."""
-    db = tmp_path / "old.db"
+V4_TABLES = ("attribute_sets", "session_attribute_sets")
+V4_INDEXES = ("events_model_durations", "events_tool_name_durations")
+
+
+def drop(db: Path, objects: str, migrations: tuple[str, ...]) -> None:
+    with closing(sqlite3.connect(db)) as conn:
+        made = conn.execute(f"SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger', 'index')"
+                            f" AND ({objects}) ORDER BY type = 'table'").fetchall()
+        for kind, name in made:
+            conn.execute(f"DROP {kind.upper()} IF EXISTS {name}")
+        conn.execute(f"DELETE FROM schema_migrations WHERE name IN ({', '.join('?' * len(migrations))})", migrations)
+        conn.commit()
+
+
+def copy(demo_db: Path, db: Path) -> Path:
     with closing(sqlite3.connect(demo_db)) as src, closing(sqlite3.connect(db)) as dst:
         src.backup(dst)
-        made = dst.execute("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger')"
-                           " AND name LIKE 'rollup_%' OR name IN ('events_durations', 'metrics_user', 'events_user')"
-                           " ORDER BY type = 'table'").fetchall()
-        for kind, name in made:
-            dst.execute(f"DROP {kind.upper()} {name}")
-        dst.execute("DELETE FROM schema_migrations WHERE name = '0002_dashboard_rollups'")
-        dst.commit()
+    return db
+
+
+def test_migration_builds_rollups_for_existing_rows(demo_db: Path, tmp_path: Path) -> None:
+    """A database written before 0002 gets its rollups from the rows already there."""
+    db = copy(demo_db, tmp_path / "old.db")
+    drop(db, f"name LIKE 'rollup_%' OR name IN ('events_durations', 'metrics_user', 'events_user', {quoted(V4_TABLES)},"
+         f" {quoted(V4_INDEXES)})", ("0002_dashboard_rollups", "0003_writer_refreshes_rollups",
+                                    "0004_duration_histograms_and_attribute_sets"))
     conn = open_database(db)
     try:
         assert_rollups_exact(conn)
+        assert not conn.execute("SELECT name FROM sqlite_master WHERE name = 'rollup_events_insert'").fetchall()
     finally:
         conn.close()
+
+
+def test_migration_0004_maps_old_sessions_to_the_sets_ingest_would_give(demo_db: Path, tmp_path: Path) -> None:
+    """Rows stored before 0004 get their session's attribute set from its first record: the same sets
+    (team, department) the receiver derives from the resource for new rows."""
+    with closing(sqlite3.connect(demo_db)) as conn:
+        sessions = set(conn.execute("SELECT session_id, attributes FROM session_attribute_sets"
+                                    " JOIN attribute_sets ON id = attribute_set"))
+    assert sessions and all({"team", "department"} <= json.loads(a).keys() for _, a in sessions)
+    db = copy(demo_db, tmp_path / "pre4.db")
+    drop(db, f"name LIKE 'rollup_%_sets%' OR name LIKE 'rollup_durations%' OR name IN ({quoted(V4_TABLES)},"
+         f" {quoted(V4_INDEXES)})", ("0004_duration_histograms_and_attribute_sets",))
+    conn = open_database(db)
+    try:
+        assert set(conn.execute("SELECT session_id, attributes FROM session_attribute_sets"
+                                " JOIN attribute_sets ON id = attribute_set")) == sessions
+        assert_rollups_exact(conn)
+    finally:
+        conn.close()
+
+
+def quoted(names: tuple[str, ...]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
 
 
 def ranges(seed: int) -> list[Filters]:
@@ -100,13 +175,18 @@ def ranges(seed: int) -> list[Filters]:
     for _ in range(6):
         start = END - timedelta(days=4) + timedelta(seconds=rng.randrange(3 * 86400))
         out.append(Filters(since=start, until=start + timedelta(seconds=rng.randrange(3 * 3600, 2 * 86400))))
-    return [*out, Filters(since=END - timedelta(days=1), until=END)]  # whole hours: no raw edge
+    days = [Filters(since=END - timedelta(days=4, hours=-5, minutes=17), until=END - timedelta(minutes=7)),
+            Filters(since=END - timedelta(days=3, hours=12), until=END)]  # whole days from the histograms
+    return [*out, *days, Filters(since=END - timedelta(days=1), until=END)]  # whole hours: no raw edge
 
 
 def test_rollup_and_raw_answers_agree(demo_db: Path) -> None:
     with closing(reader(demo_db)) as conn:
         terminals = tuple(r[0] for r in conn.execute("SELECT DISTINCT terminal_type FROM metrics"))
         model = conn.execute("SELECT model FROM events WHERE model IS NOT NULL LIMIT 1").fetchone()[0]
+        teams = sorted({r[0] for r in conn.execute("SELECT json_extract(attributes, '$.team') FROM attribute_sets")})
+        assert len(teams) > 1
+        mixed = 0
         for f in ranges(1):
             raw = replace(f, terminals=terminals)  # every terminal: the same rows, but the rollups can't answer
             assert split(f)[0] is not None and split(raw)[0] is None
@@ -114,6 +194,40 @@ def test_rollup_and_raw_answers_agree(demo_db: Path) -> None:
                 assert rounded(query(conn, f)) == rounded(query(conn, raw)), query.__name__
             with_model = replace(f, models=(model,))
             assert rounded(tiles(conn, with_model)) == rounded(tiles(conn, replace(with_model, terminals=terminals)))
+            assert rounded(models(conn, with_model)) == rounded(models(conn, replace(with_model, terminals=terminals)))
+            team = replace(f, attributes=(("team", teams[0]), ("team", teams[-1])))
+            assert split(team)[0] is not None
+            for query in (tiles, models, tool_usage, edit_decisions, tokens_over_time):
+                got = query(conn, team)
+                assert got and rounded(got) == rounded(query(conn, replace(team, terminals=terminals))), query.__name__
+            # every demo session has a team: the teams' parts add up to the whole
+            parts = [tiles(conn, replace(f, attributes=(("team", t),)))["input_tokens"] for t in teams]
+            assert sum(parts) == tiles(conn, f)["input_tokens"]
+            mixed += sum(1 for part in parts if part) > 1
+        assert mixed  # some ranges hold several teams, so the filter did narrow
+
+
+def test_percentiles_use_the_histograms_and_equal_sorting_every_duration(demo_db: Path) -> None:
+    with closing(reader(demo_db)) as conn:
+        for f in ranges(3):
+            for event, column in (("claude_code.api_request", "model"), ("claude_code.tool_result", "tool_name")):
+                expected = {key: {p: nearest_rank(values, p) for p in (1, 50, 95, 100)}
+                            for key, values in durations(conn, f, event, column).items()}
+                assert expected and percentiles(conn, f, event, (1, 50, 95, 100)) == expected
+        assert split_by(ranges(3)[-2], timedelta(days=1))[0] is not None
+
+
+@pytest.mark.parametrize("value", [-7.5, -1, 0, 0.4, 1, 9, 99, 99.9, 100, 101, 109.99, 110, 999, 1000, 1049, 1050,
+                                   123456, 9_999_999, 10**15 + 3])
+def test_duration_buckets_hold_their_values_in_order(value: float) -> None:
+    with closing(sqlite3.connect(":memory:")) as conn:
+        bucket, above = conn.execute(f"WITH v(d) AS (SELECT ?) SELECT {bucket_sql('d')}, {bucket_sql('d + 1')} FROM v",
+                                     [value]).fetchone()
+    low, high = bucket_bounds(bucket)
+    assert low - 1 < value < high + 1
+    if value >= 0 and value == int(value):
+        assert low <= value < high
+    assert above >= bucket  # a larger value never falls in a lower bucket
 
 
 def rounded(value: object) -> object:

@@ -104,6 +104,14 @@ class Batch:
     events: list[Event] = field(default_factory=list)
     metrics: list[MetricPoint] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
+    # The custom resource attributes of the sessions in it: {set id: JSON} and {session_id: set id}.
+    attribute_sets: dict[int, str] = field(default_factory=dict)
+    session_sets: dict[str, int] = field(default_factory=dict)
+
+    def note_session(self, session_id: str | None, attribute_set: tuple[int, str]) -> None:
+        if session_id and attribute_set[0] and session_id not in self.session_sets:
+            self.session_sets[session_id] = attribute_set[0]
+            self.attribute_sets[attribute_set[0]] = attribute_set[1]
 
     @property
     def size(self) -> int:

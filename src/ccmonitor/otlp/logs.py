@@ -65,7 +65,9 @@ def to_batch(request: ExportLogsServiceRequest, store_prompts: bool) -> tuple[Ba
                 seen[raw] = n + 1
                 # the same record twice in one request is two records, not a resend
                 key = record_key(origin.digest, raw, n.to_bytes(4, "little")) if n else record_key(origin.digest, raw)
-                batch.events.append(_event(record, origin, key, received, store_prompts))
+                event = _event(record, origin, key, received, store_prompts)
+                batch.events.append(event)
+                batch.note_session(event.session_id, origin.attribute_set)
     return batch, 0, ""
 
 

@@ -50,6 +50,7 @@ def to_batch(request: ExportMetricsServiceRequest, store_prompts: bool) -> tuple
                             reasons.append(f"metric {metric.name!r} has a point without a finite value")
                         continue
                     batch.metrics.append(row)
+                    batch.note_session(row.session_id, origin.attribute_set)
     return batch, rejected, "; ".join(dict.fromkeys(reasons))[:500]
 
 

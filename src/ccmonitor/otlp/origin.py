@@ -4,11 +4,16 @@ Every attribute without a column ends up in custom_attributes: resource attribut
 OTEL_RESOURCE_ATTRIBUTES keys such as `team`), the scope as `otel.scope.name` / `otel.scope.version`,
 then the record's own attributes on top. When a record attribute shadows a resource attribute with a
 different value, the resource value stays under `resource.<key>`, so nothing is lost.
+
+The resource's own custom keys (what users add with OTEL_RESOURCE_ATTRIBUTES: team, department, ...,
+everything but the keys OTel SDKs and Claude Code set) form its attribute set, identified by a 64-bit
+digest of its canonical JSON: the dashboard filters and rolls up by it (store/attribute_sets.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +33,10 @@ IDENTITY_KEYS: tuple[tuple[str, str], ...] = (
     ("user_id", "user.id"),
     ("user_email", "user.email"),
 )
+# Resource keys set by OTel SDKs, Claude Code or the platform: not a custom attribute.
+STANDARD_PREFIXES = ("host.", "os.", "service.", "otel.", "anthropic.", "telemetry.", "process.",
+                     "resource.", "deployment.", "container.", "k8s.", "cloud.", "event.")
+_IDENTITY_ATTRIBUTES = frozenset(key for _, key in IDENTITY_KEYS)
 
 
 def digest(*parts: bytes, size: int = 16) -> bytes:
@@ -51,11 +60,24 @@ def _key(kv: KeyValue) -> str:
     return kv.key
 
 
+def attribute_set(custom: dict[str, Any]) -> tuple[int, str]:
+    """(id, canonical JSON) of a set of custom attributes; the empty set is 0."""
+    if not custom:
+        return 0, "{}"
+    text = json.dumps(custom, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return record_key(text.encode()) or 1, text
+
+
+def is_custom(key: str) -> bool:
+    return not key.startswith(STANDARD_PREFIXES) and key not in _IDENTITY_ATTRIBUTES
+
+
 @dataclass(slots=True)
 class Origin:
     base: dict[str, Any]  # resource + scope attributes, the floor of custom_attributes
     digest: bytes  # identity of resource + scope, part of every dedup and series key
     service_version: str | None
+    attribute_set: tuple[int, str]  # (id, JSON) of the resource's custom attributes
 
     @classmethod
     def of(cls, resource: Resource, scope: InstrumentationScope) -> Origin:
@@ -73,7 +95,8 @@ class Origin:
             scope.version.encode(),
             sorted_attributes_bytes(scope.attributes),
         )
-        return cls(base, d, as_text(base.get("service.version")))
+        custom = {k: v for k, v in base.items() if is_custom(k)} if resource.attributes else {}
+        return cls(base, d, as_text(base.get("service.version")), attribute_set(custom))
 
     def merged(self, kvs: Iterable[KeyValue]) -> dict[str, Any]:
         """Resource + scope + the record's attributes, converted in one pass (the ingest hot path)."""

@@ -2,8 +2,8 @@
 the selected range.
 
 Users, terminals and attributes are those of the sessions active in the range (`rollup_sessions`);
-custom attributes are the keys users add with OTEL_RESOURCE_ATTRIBUTES (team, department, ...), read
-from each session's first record, leaving out the resource keys every OTel SDK or Claude Code sets.
+custom attributes are the keys users add with OTEL_RESOURCE_ATTRIBUTES (team, department, ...): the
+attribute sets of those sessions (store/attribute_sets.py).
 Models come from the hourly rollups (the hours the range touches).
 """
 
@@ -15,11 +15,6 @@ from typing import Any
 from ccmonitor.queries.filters import ATTRIBUTE_KEY, Filters, utc_text
 from ccmonitor.queries.sessions import session_where
 
-STANDARD_PREFIXES = ("host.", "os.", "service.", "otel.", "anthropic.", "telemetry.", "process.",
-                     "resource.", "deployment.", "container.", "k8s.", "cloud.", "event.")
-POINT_KEYS = frozenset({"start_type", "query_source", "effort", "speed", "source", "tool_name",
-                        "decision", "language", "model", "type", "prompt_length", "prompt", "prompt_text",
-                        "message.uuid", "command_name", "command_source"})
 MAX_VALUES = 200
 
 
@@ -47,11 +42,13 @@ def models(conn: sqlite3.Connection, f: Filters) -> list[str]:
 def attributes(conn: sqlite3.Connection, f: Filters) -> dict[str, list[str]]:
     where, params = session_where(f)
     rows = conn.execute(
-        f"SELECT j.key, j.value FROM rollup_sessions, json_each(custom_attributes) j WHERE {where}"
-        " AND j.type = 'text' GROUP BY j.key, j.value ORDER BY j.key, j.value", params)
+        "SELECT j.key, j.value FROM attribute_sets a, json_each(a.attributes) j WHERE a.id IN"
+        f" (SELECT attribute_set FROM session_attribute_sets WHERE session_id IN (SELECT session_id"
+        f" FROM rollup_sessions WHERE {where})) AND j.type = 'text' GROUP BY j.key, j.value"
+        " ORDER BY j.key, j.value", params)
     out: dict[str, list[str]] = {}
     for key, value in rows:
-        if key in POINT_KEYS or key.startswith(STANDARD_PREFIXES) or not ATTRIBUTE_KEY.match(key):
+        if not ATTRIBUTE_KEY.match(key):
             continue
         values = out.setdefault(key, [])
         if len(values) < MAX_VALUES:

@@ -64,10 +64,22 @@ class Filters:
         if terminal:
             one_of(f"{p}terminal_type", self.terminals)
         one_of(f"{p}session_id", self.sessions)
-        by_key: dict[str, list[str]] = {}
-        for key, value in self.attributes:  # values of one key are alternatives, keys all apply
-            by_key.setdefault(key, []).append(value)
-        for key, values in by_key.items():
-            clauses.append(f"json_extract({p}custom_attributes, ?) IN ({', '.join('?' * len(values))})")
-            params.extend([f'$."{key}"', *values])
+        if self.attributes:
+            sets, set_params = self.attribute_sets()
+            clauses.append(f"{p}session_id IN (SELECT session_id FROM session_attribute_sets"
+                           f" WHERE attribute_set IN ({sets}))")
+            params.extend(set_params)
         return " AND ".join(clauses), params
+
+    def attribute_sets(self) -> tuple[str, list[object]]:
+        """A query for the ids of the attribute sets (store/attribute_sets.py) the attribute filters
+        select: values of one key are alternatives, keys all apply."""
+        by_key: dict[str, list[str]] = {}
+        for key, value in self.attributes:
+            by_key.setdefault(key, []).append(value)
+        clauses: list[str] = []
+        params: list[object] = []
+        for key, values in by_key.items():
+            clauses.append(f"json_extract(attributes, ?) IN ({', '.join('?' * len(values))})")
+            params.extend([f'$."{key}"', *values])
+        return f"SELECT id FROM attribute_sets WHERE {' AND '.join(clauses) or '1'}", params

@@ -1,7 +1,7 @@
 """Per-model breakdown: API requests, errors and exact latency p50/p95 (from `api_request` events),
 and tokens, cost and cache-hit ratio (from the `token.usage` / `cost.usage` metrics, the same source
-as the tiles). Counts and sums come from the hourly rollups where they can; percentiles need every
-duration, read through a covering index and ranked here (nearest-rank)."""
+as the tiles). Counts and sums come from the hourly rollups where they can; the exact percentiles
+from duration histograms plus one bucket's rows (queries/percentiles.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 from ccmonitor.queries import names
 from ccmonitor.queries.filters import Filters
-from ccmonitor.queries.rollups import durations, nearest_rank, totals
+from ccmonitor.queries.percentiles import percentiles
+from ccmonitor.queries.rollups import totals
 
 
 def _entry(out: dict[str, dict[str, Any]], model: object) -> dict[str, Any]:
@@ -25,8 +26,8 @@ def models(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
     for (event, model), n in totals(conn, "events", f, (names.API_REQUEST, names.API_ERROR),
                                      ("event_name", "model")).items():
         _entry(out, model)["requests" if event == names.API_REQUEST else "errors"] = int(n)
-    for model, values in durations(conn, f, names.API_REQUEST, "model").items():
-        _entry(out, model).update(p50_ms=nearest_rank(values, 50), p95_ms=nearest_rank(values, 95))
+    for model, value in percentiles(conn, f, names.API_REQUEST, (50, 95)).items():
+        _entry(out, model).update(p50_ms=value[50], p95_ms=value[95])
     for (name, model, kind), total in totals(conn, "metrics", f, (names.TOKENS, names.COST),
                                              ("metric_name", "model", "type")).items():
         e = _entry(out, model)

@@ -1,8 +1,9 @@
 """Sums and counts over a range: whole hours from the hourly rollups, everything else from raw rows.
 
 `rollup_metrics` / `rollup_events` (store/schema.py, migration 0002) hold per-hour sums kept exact
-by triggers, keyed by every column a panel groups by, plus the model; they have no user, terminal,
-session or attribute column. So a range is split: the whole hours inside it are read from the
+by the writer and triggers, keyed by every column a panel groups by, plus the model; they have no
+user, terminal or session column (an attribute filter reads their `*_sets` twins, split by attribute
+set, store/attribute_sets.py). So a range is split: the whole hours inside it are read from the
 rollups, the partial hours at its edges from the raw tables; a filter the rollups can't apply sends
 the whole range to the raw tables (which then use the user or session indexes). Both halves group
 by the same columns and are added in Python, so the answer is the raw answer, only cheaper.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ccmonitor.queries.buckets import bucket_sql
 from ccmonitor.queries.filters import Filters, utc_text
@@ -26,16 +27,23 @@ MEASURE = {"metrics": ("SUM(metric_value)", "SUM(value)", "metric_name"),  # raw
 Key = tuple[object, ...]
 
 
-def _floor(t: datetime) -> datetime:
-    return t.replace(minute=0, second=0, microsecond=0)
-
-
 def split(f: Filters, bucket: int | None = None) -> tuple[tuple[str, str] | None, list[Filters]]:
     """([first hour, end hour) for the rollup or None, the sub-ranges left for raw rows)."""
-    usable = not (f.users or f.terminals or f.sessions or f.attributes) and (bucket is None or bucket % 3600 == 0)
-    start = _floor(f.since) if _floor(f.since) == f.since else _floor(f.since) + HOUR
-    end = _floor(f.until)
-    if not usable or end - start < 2 * HOUR:
+    return split_by(f, HOUR, bucket is None or bucket % 3600 == 0)
+
+
+def split_by(f: Filters, unit: timedelta, usable: bool = True) -> tuple[tuple[str, str] | None, list[Filters]]:
+    """split() for rollups of `unit` (an hour or a day) that start at midnight UTC."""
+    usable = usable and not (f.users or f.terminals or f.sessions)
+
+    def floor(t: datetime) -> datetime:
+        t = t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+        midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight + (t - midnight) // unit * unit
+
+    start = floor(f.since) if floor(f.since) == f.since else floor(f.since) + unit
+    end = floor(f.until)
+    if not usable or end - start < 2 * unit:
         return None, [f]
     edges = [replace(f, until=start), replace(f, since=end)]
     return (utc_text(start), utc_text(end)), [e for e in edges if e.since < e.until]
@@ -62,15 +70,28 @@ def totals(conn: sqlite3.Connection, table: str, f: Filters, names: tuple[str, .
                 f" GROUP BY {keys}", [*names, *params])
     if hours is not None:
         keys = ", ".join(([bucket_sql(bucket, "hour")] if bucket else []) + [f"NULLIF({c}, '')" for c in by])
-        where, params = "hour >= ? AND hour < ?", [*hours]
-        if model and f.models:
-            where += f" AND model IN ({', '.join('?' * len(f.models))})"
-            params += f.models
-        collect(f"SELECT {keys or 'NULL'}, {rollup_measure} FROM rollup_{table} WHERE {name_column} IN ({marks})"
+        where, params = rollup_where(f, "hour", hours, model=model)
+        source = f"rollup_{table}_sets" if f.attributes else f"rollup_{table}"
+        collect(f"SELECT {keys or 'NULL'}, {rollup_measure} FROM {source} WHERE {name_column} IN ({marks})"
                 f" AND {where} GROUP BY {keys or 'NULL'}", [*names, *params])
     if not by and not bucket:
         return {(): sum(out.values())}
     return dict(out)
+
+
+def rollup_where(f: Filters, column: str, span: tuple[str, str], *, model: bool = True,
+                 model_column: str = "model") -> tuple[str, list[object]]:
+    """The condition on a rollup for the whole units of a range: its time span, the model filter, and
+    for an attribute filter (the `*_sets` rollups) the attribute sets it selects."""
+    where, params = f"{column} >= ? AND {column} < ?", list[object]([*span])
+    if model and f.models:
+        where += f" AND {model_column} IN ({', '.join('?' * len(f.models))})"
+        params += f.models
+    if f.attributes:
+        sets, set_params = f.attribute_sets()
+        where += f" AND attribute_set IN ({sets})"
+        params += set_params
+    return where, params
 
 
 def durations(conn: sqlite3.Connection, f: Filters, event: str, group: str) -> dict[object, list[int]]:
@@ -81,7 +102,8 @@ def durations(conn: sqlite3.Connection, f: Filters, event: str, group: str) -> d
     where, params = f.where(model=group == "model")
     out: dict[object, list[int]] = defaultdict(list)
     for key, value in conn.execute(
-            f"SELECT {group}, duration_ms FROM events WHERE event_name = ? AND {where} AND duration_ms IS NOT NULL",
+            f"SELECT {group}, duration_ms FROM events WHERE event_name = ? AND {where}"
+            " AND typeof(duration_ms) IN ('integer', 'real')",
             [event, *params]):
         out[key].append(value)
     for values in out.values():

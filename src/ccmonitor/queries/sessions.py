@@ -3,8 +3,8 @@
 Which sessions, and their start and end, come from `rollup_sessions` (each session's first and last
 activity: its session.count / active_time metrics and its prompts; kept by triggers), so the list
 never scans the range. User, terminal and attribute filters apply to the session (attributes are
-resource attributes: the same on every record of a session); a model filter keeps the sessions with
-token or cost usage of that model in the range. Cost, tokens and lines are sums of the session's
+the custom resource attributes of its attribute set, store/attribute_sets.py); a model filter keeps
+the sessions with token or cost usage of that model in the range. Cost, tokens and lines are sums of the session's
 metrics in the range (the same source as the tiles); prompts, requests and errors count its events.
 """
 
@@ -34,12 +34,10 @@ def session_where(f: Filters) -> tuple[str, list[object]]:
     one_of("user", f.users)
     one_of("terminal_type", f.terminals)
     one_of("session_id", f.sessions)
-    by_key: dict[str, list[str]] = {}
-    for key, value in f.attributes:
-        by_key.setdefault(key, []).append(value)
-    for key, values in by_key.items():
-        clauses.append(f"json_extract(custom_attributes, ?) IN ({', '.join('?' * len(values))})")
-        params.extend([f'$."{key}"', *values])
+    if f.attributes:
+        sets, set_params = f.attribute_sets()
+        clauses.append(f"session_id IN (SELECT session_id FROM session_attribute_sets WHERE attribute_set IN ({sets}))")
+        params.extend(set_params)
     if f.models:
         used, used_params = f.where()
         clauses.append(f"session_id IN (SELECT session_id FROM metrics WHERE metric_name IN (?, ?) AND {used})")

@@ -10,7 +10,8 @@ from typing import Any
 
 from ccmonitor.queries import names
 from ccmonitor.queries.filters import Filters
-from ccmonitor.queries.rollups import durations, nearest_rank, totals
+from ccmonitor.queries.percentiles import percentiles
+from ccmonitor.queries.rollups import totals
 
 
 def tool_usage(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
@@ -32,8 +33,8 @@ def tool_usage(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
             e[f"{decision}ed"] += int(n)
     for e in tools.values():
         e["success_rate"] = e["succeeded"] / e["uses"] if e["uses"] else None
-    for tool, values in durations(conn, f, names.TOOL_RESULT, "tool_name").items():
-        entry(tool)["median_duration_ms"] = nearest_rank(values, 50)
+    for tool, value in percentiles(conn, f, names.TOOL_RESULT, (50,)).items():
+        entry(tool)["median_duration_ms"] = value[50]
     return sorted(tools.values(), key=lambda e: (-e["uses"], -e["accepted"] - e["rejected"], e["tool"]))
 
 

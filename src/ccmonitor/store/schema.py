@@ -17,6 +17,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from ccmonitor.store import attribute_sets, histograms
+
 IDENTITY_COLUMNS = """
   session_id TEXT,
   account_uuid TEXT,
@@ -306,3 +308,25 @@ def _v3_writer_rollups(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(("0003_writer_refreshes_rollups", _v3_writer_rollups))
+
+
+# -- 0004: exact percentiles from duration histograms, rollups by custom attribute set ---------------
+# (store/histograms.py, store/attribute_sets.py). The writer refreshes them like 0003's.
+
+V4_ROLLUPS = (histograms.DURATIONS, *attribute_sets.ROLLUPS)
+for _rollup in V4_ROLLUPS:
+    ROLLUP_REFRESH[_rollup.source].append(_rollup.refresh())
+
+
+def _v4_durations_and_sets(conn: sqlite3.Connection) -> None:
+    for sql in attribute_sets.TABLES:
+        conn.execute(sql)
+    attribute_sets.backfill(conn)
+    for rollup in V4_ROLLUPS:
+        for sql in (*rollup.create(), *rollup.triggers()):
+            conn.execute(sql)
+    for sql in histograms.INDEXES:
+        conn.execute(sql)
+
+
+MIGRATIONS.append(("0004_duration_histograms_and_attribute_sets", _v4_durations_and_sets))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ccmonitor.errors import Overloaded, StoreBusy
 from ccmonitor.records import EVENT_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Batch, StoreResult
+from ccmonitor.store.attribute_sets import record_sessions
 from ccmonitor.store.schema import ROLLUP_KEYS, migrate, refresh_rollups
 from ccmonitor.store.series import SeriesState
 
@@ -206,6 +207,7 @@ class SqliteStore:
         """Insert one request's rows; duplicates are resent records the unique dedup_key ignored."""
         conn = self._conn
         duplicates = 0
+        record_sessions(conn, batch.attribute_sets, batch.session_sets)
         for sql, records in ((INSERT_EVENT, batch.events), (INSERT_SPAN, batch.spans)):
             if records:  # rowcount counts the statement's own rows, not what triggers (rollups) write
                 duplicates += len(records) - conn.executemany(sql, records).rowcount

@@ -1,0 +1,81 @@
+"""Custom resource attributes (team, department, ...) as something the dashboard can filter by fast
+(migration 0004).
+
+Every session belongs to one attribute set: the custom keys of its sender's resource
+(otlp/origin.py), interned in `attribute_sets` and mapped in `session_attribute_sets` (the first set
+seen for a session wins; a resource only changes when the process restarts). A filter such as
+`team=platform` picks the matching sets in the small `attribute_sets` table, then the sessions; the
+hourly `rollup_*_sets` tables hold the same sums as migration 0002's rollups, split by set (sessions
+without custom attributes are left out: no such filter can select them), so a filtered 30-day range
+reads the rollups of its sets instead of every row and its JSON.
+
+Rows stored before 0004 get their session's set from the session's first record, keeping its keys
+that are neither standard resource keys nor attributes Claude Code puts on records (the rule the
+filter choices used before).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from ccmonitor.otlp.origin import attribute_set, is_custom
+from ccmonitor.store.aggregates import Rollup
+from ccmonitor.store.histograms import DURATIONS
+
+# Attributes Claude Code puts on records themselves: never part of a pre-0004 session's set.
+RECORD_KEYS = frozenset({"start_type", "query_source", "effort", "speed", "source", "tool_name",
+                         "decision", "language", "model", "type", "prompt_length", "prompt", "prompt_text",
+                         "message.uuid", "command_name", "command_source", "body"})
+SET_OF = "(SELECT attribute_set FROM session_attribute_sets WHERE session_id = {r}.session_id)"
+IN_A_SET = f"{SET_OF} IS NOT NULL"
+
+TABLES = [
+    "CREATE TABLE attribute_sets (id INTEGER PRIMARY KEY, attributes TEXT NOT NULL)",
+    "CREATE TABLE session_attribute_sets (session_id TEXT PRIMARY KEY, attribute_set INTEGER NOT NULL)"
+    " WITHOUT ROWID",
+    "CREATE INDEX session_attribute_sets_set ON session_attribute_sets(attribute_set)",
+]
+
+
+def _by_set(name: str, source: str, keys: tuple[str, ...], total: tuple[str, str], *value: str) -> Rollup:
+    return Rollup(name=name, source=source, total=total, when=IN_A_SET,
+                  watched=("timestamp", "session_id", *keys, *value),
+                  keys=(("attribute_set", SET_OF), ("hour", "substr({r}.timestamp, 1, 13) || ':00:00.000'"),
+                        *((k, "{r}." + k) for k in keys)))
+
+
+METRICS = _by_set("rollup_metrics_sets", "metrics", ("metric_name", "type", "model", "tool", "decision", "language"),
+                  ("value", "{r}.metric_value"), "metric_value")
+EVENTS = _by_set("rollup_events_sets", "events", ("event_name", "model", "tool_name", "success", "decision"),
+                 ("n", "1"))
+DURATIONS_SETS = Rollup(name="rollup_durations_sets", source="events", total=DURATIONS.total,
+                        keys=(("attribute_set", SET_OF), *DURATIONS.keys),
+                        when=f"{DURATIONS.when} AND {IN_A_SET}", watched=(*DURATIONS.watched, "session_id"))
+ROLLUPS = (METRICS, EVENTS, DURATIONS_SETS)
+
+
+def record_sessions(conn: sqlite3.Connection, attribute_sets: dict[int, str], session_sets: dict[str, int]) -> None:
+    """The writer's part, before its rollup refresh: intern new sets, map new sessions."""
+    if attribute_sets:
+        conn.executemany("INSERT OR IGNORE INTO attribute_sets VALUES (?, ?)", attribute_sets.items())
+    if session_sets:
+        conn.executemany("INSERT OR IGNORE INTO session_attribute_sets VALUES (?, ?)", session_sets.items())
+
+
+def backfill(conn: sqlite3.Connection) -> None:
+    """Map the sessions stored before 0004 (from each session's first record)."""
+    sets: dict[int, str] = {}
+    sessions: dict[str, int] = {}
+    for session_id, text in conn.execute("SELECT session_id, custom_attributes FROM rollup_sessions"):
+        try:
+            attrs = json.loads(text or "{}")
+        except ValueError:
+            continue
+        custom = {k: v for k, v in attrs.items() if is_custom(k) and k not in RECORD_KEYS} \
+            if isinstance(attrs, dict) else {}
+        set_id, canonical = attribute_set(custom)
+        if set_id:
+            sets[set_id] = canonical
+            sessions[session_id] = set_id
+    record_sessions(conn, sets, sessions)

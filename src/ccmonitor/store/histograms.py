@@ -1,0 +1,45 @@
+"""Exact percentiles of durations without reading every duration (migration 0004).
+
+`rollup_durations` counts, per UTC day, event, key (the model of an api_request, the tool of a
+tool_result) and duration bucket, how many durations fell there. A percentile is then found in two
+steps (queries/percentiles.py): the bucket that holds the wanted rank comes from the counts, and the
+exact value from an index ordered by (key, duration), reading only that bucket's rows. Buckets are two
+significant digits (90 per decade, 1-10 % wide), below 100 ms one per millisecond; the bucket of a
+value is computed by the same SQL expression everywhere, so the counts and the index always agree.
+"""
+
+from __future__ import annotations
+
+from ccmonitor.store.aggregates import Rollup
+
+API_REQUEST = "claude_code.api_request"
+TOOL_RESULT = "claude_code.tool_result"
+KEY_COLUMN = {API_REQUEST: "model", TOOL_RESULT: "tool_name"}  # what each event's durations are grouped by
+
+
+def bucket_sql(d: str) -> str:
+    i = f"CAST({d} AS INTEGER)"
+    return f"(CASE WHEN {d} < 100 THEN {i} ELSE length({i}) * 100 + CAST(substr({i}, 1, 2) AS INTEGER) END)"
+
+
+def bucket_bounds(bucket: int) -> tuple[int, int]:
+    """[low, high) of the values in a bucket (integer values; callers widen by one for fractions)."""
+    if bucket < 100:
+        return bucket, bucket + 1
+    scale = 10 ** (bucket // 100 - 2)
+    return bucket % 100 * scale, (bucket % 100 + 1) * scale
+
+
+DURATIONS = Rollup(
+    name="rollup_durations",
+    source="events",
+    keys=(("day", "substr({r}.timestamp, 1, 10)"), ("event_name", "{r}.event_name"),
+          ("key", f"CASE {{r}}.event_name WHEN '{API_REQUEST}' THEN {{r}}.model ELSE {{r}}.tool_name END"),
+          ("bucket", bucket_sql("{r}.duration_ms"))),
+    total=("n", "1"),
+    when=f"{{r}}.event_name IN ('{API_REQUEST}', '{TOOL_RESULT}') AND typeof({{r}}.duration_ms) IN ('integer', 'real')",
+    watched=("timestamp", "event_name", "model", "tool_name", "duration_ms"),
+)
+
+INDEXES = [f"CREATE INDEX events_{column}_durations ON events({column}, duration_ms, timestamp)"
+           f" WHERE event_name = '{event}'" for event, column in KEY_COLUMN.items()]
