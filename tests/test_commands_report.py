@@ -33,3 +33,17 @@ def test_report_reads_ccmonitor_db_and_prints_a_table(captures_db: Path) -> None
     assert {r["model"] for r in json.loads(result.stdout)["rows"]} == {"claude-opus-5-5", "claude-opus-4-8",
                                                                       "claude-opus-4-8[1m]"}
 
+
+
+def test_report_from_a_server_with_a_token(server_factory) -> None:
+    """`report --server` sends CCMONITOR_AUTH_TOKEN: the API of a server started with --auth-token wants it."""
+    filler = server_factory()
+    midnight_session(filler)
+    filler.stop()
+    server = server_factory(db=filler.db_path, auth_token="s3cret")
+    refused = run("report", "daily", "--server", server.url(), "--tz", "UTC", "--json")
+    assert refused.exit_code != 0 and "401" in refused.output
+    result = run("report", "daily", "--server", server.url(), "--tz", "UTC", "--json",
+                 env={"CCMONITOR_AUTH_TOKEN": "s3cret"})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"]

@@ -58,3 +58,15 @@ def test_doctor_says_when_nothing_listens(home: Path) -> None:
     result = run(doctor_command, ["--app-url", f"http://127.0.0.1:{port}", "--timeout", "1"], home)
     assert result.exit_code == 1
     assert f"cannot read http://127.0.0.1:{port}/health" in result.output
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_doctor_reads_stats_with_the_token_claude_code_sends(server_factory, home: Path, protocol: str) -> None:
+    """A server with --auth-token guards /stats too: doctor passes the exporter's Authorization header."""
+    server = server_factory(auth_token="s3cret")
+    port = server.grpc_port if protocol == "grpc" else server.http_port
+    args = ["--protocol", protocol, "--endpoint", f"http://127.0.0.1:{port}", "--auth-token", "s3cret"]
+    assert run(configure_command, args, home).exit_code == 0
+    result = run(doctor_command, ["--app-url", server.url()], home)
+    assert result.exit_code == 0, result.output
+    assert "test record stored" in result.output

@@ -49,7 +49,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("busy_timeout_ms", int, 5000, "How long a write waits on a locked database before 503"),
     Setting("synchronous", str, "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL"),
     Setting("store_prompts", bool, True, "Keep prompt text; when false no prompt text is stored anywhere"),
-    Setting("auth_token", str, None, "If set, OTLP requests must send 'authorization: Bearer <token>'"),
+    Setting("auth_token", str, None, "If set, OTLP, the dashboard, the API and /stats require it (Bearer, or"
+            " Basic with it as password); /health stays open"),
     Setting("retention_days", int, 0, "Delete telemetry older than this many days (0 = keep forever)"),
     Setting("prompt_retention_days", int, 0, "Blank prompt text older than this many days (0 = keep)"),
     Setting("log_level", str, "INFO", "Log level of the server (payloads are never logged)"),

@@ -133,12 +133,13 @@ def _send_http(url: str, protocol: str, request: Any, headers: dict[str, str], g
         raise DoctorFailure(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
 
 
-def get_json(url: str, timeout: float) -> Any:
+def get_json(url: str, timeout: float, headers: Mapping[str, str] | None = None) -> Any:
     import urllib.error
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=dict(headers or {})),
+                                    timeout=timeout) as response:
             return json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         raise DoctorFailure(f"{url} answered {exc.code} {exc.reason}") from None
@@ -161,10 +162,10 @@ def default_app_url(env: Mapping[str, str]) -> str:
     return f"http://{host}:5000"
 
 
-def confirm_stored(app_url: str, before: int, timeout: float) -> int:
+def confirm_stored(app_url: str, before: int, timeout: float, headers: Mapping[str, str]) -> int:
     deadline = time.monotonic() + timeout
     while True:
-        count = event_count(get_json(f"{app_url}/stats", timeout=5))
+        count = event_count(get_json(f"{app_url}/stats", timeout=5, headers=headers))
         if count > before:
             return count
         if time.monotonic() > deadline:
@@ -187,12 +188,14 @@ def run_doctor(env: Mapping[str, str], app_url: str | None, timeout: float, echo
     echo(f"ok   telemetry enabled; prompt logging {prompts}")
     app_url = (app_url or default_app_url(env)).rstrip("/")
     get_json(f"{app_url}/health", timeout=5)
-    before = event_count(get_json(f"{app_url}/stats", timeout=5))
+    # a server with --auth-token guards /stats with the token Claude Code sends (HTTP form: Bearer%20x)
+    auth = {k: v for k, v in otlp_headers(env, "http/protobuf").items() if k == "authorization"}
+    before = event_count(get_json(f"{app_url}/stats", timeout=5, headers=auth))
     echo(f"ok   server {app_url} is healthy ({before} events stored)")
     marker = str(uuid.uuid4())
     where = send_logs(env, test_request(marker, env.get("OTEL_RESOURCE_ATTRIBUTES", "")), timeout=10)
     echo(f"ok   test record accepted by {where}")
-    after = confirm_stored(app_url, before, timeout)
+    after = confirm_stored(app_url, before, timeout, auth)
     echo(f"ok   test record stored ({after} events now; event_name 'ccmonitor.doctor', session {marker})")
 
 

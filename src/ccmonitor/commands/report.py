@@ -16,6 +16,7 @@ import click
 
 from ccmonitor import reports
 from ccmonitor.commands.options import EPOCH, FAR, attributes, db_option, open_reader, when, zone
+from ccmonitor.config import Config
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.periods import REPORTS, report
 
@@ -96,8 +97,10 @@ def fetch_report(server: str, name: str, f: Filters, tz_name: str, breakdown: bo
     if tz_name == "local":  # the server's "local" is not ours: send our zone's name
         tz_name = local_zone_name()
     url = report_url(server, name, f, tz_name, breakdown)
+    token = Config.load().auth_token  # a server started with --auth-token wants it on /api too
+    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())  # type: ignore[no-any-return]
     except urllib.error.HTTPError as exc:
         try:
