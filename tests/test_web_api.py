@@ -141,8 +141,9 @@ def test_openapi_describes_every_route(api: Any, tmp_path: Path) -> None:
     assert routes == set(doc["paths"])
     for path, item in doc["paths"].items():
         responses = item["get"]["responses"]
-        assert "200" in responses, path
+        assert "200" in responses and "401" in responses, path  # 401: a server started with --auth-token
         assert all(v == {"$ref": "#/components/responses/Error"} for k, v in responses.items() if k != "200")
         params = {p["name"] for p in item["get"]["parameters"] if p["in"] == "path"}
         assert params == {seg[1:-1] for seg in path.split("/") if seg.startswith("{")}, path
     assert doc["paths"]["/api/panels/{name}"]["get"]["parameters"][0]["schema"]["enum"] == list(PANELS)
+    assert {next(iter(s)) for s in doc["security"]} == set(doc["components"]["securitySchemes"]) == {"bearer", "basic"}

@@ -44,7 +44,7 @@ def _get(summary: str, parameters: list[dict[str, Any]], schema: dict[str, Any] 
          not_found: bool = False) -> dict[str, Any]:
     responses: dict[str, Any] = {
         "200": {"description": "OK", "content": {"application/json": {"schema": schema or {"type": "object"}}}},
-        "400": ERROR, "503": ERROR, "500": ERROR}
+        "400": ERROR, "401": ERROR, "503": ERROR, "500": ERROR}
     if not_found:
         responses["404"] = ERROR
     return {"get": {"summary": summary, "parameters": parameters, "responses": responses}}
@@ -80,7 +80,11 @@ def document() -> dict[str, Any]:
                 not_found=True),
             "/api/openapi.json": _get("This document", []),
         },
+        "security": [{"bearer": []}, {"basic": []}],
         "components": {
+            "securitySchemes": {  # only when the server runs with --auth-token; /health never asks
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic", "description": "any user name, the token as password"}},
             "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["code", "message"],
                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}},
