@@ -220,3 +220,7 @@ def test_session_is_stored_with_the_clients_totals(
         session_id,
     )
     assert prompts == [(PROMPT,)]
+    # the client's resource holds OTEL_RESOURCE_ATTRIBUTES plus host/os/service keys: only the former filter
+    sets = query(db, "SELECT DISTINCT a.attributes FROM events e JOIN attribute_sets a ON a.id = e.attribute_set"
+                 " WHERE e.session_id = ?", session_id)
+    assert [json.loads(s) for (s,) in sets] == [{"department": "eng", "team": "platform"}]

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -25,6 +26,7 @@ from ccmonitor.queries.tiles import tiles
 from ccmonitor.queries.tools import edit_decisions, tool_usage
 from ccmonitor.store.histograms import bucket_bounds, bucket_sql
 from ccmonitor.store.sqlite import open_database
+from otlp_builders import DELTA, T0, event_request, sum_request
 
 END = datetime(2026, 11, 27, 12, tzinfo=UTC)
 METRIC_KEY = "substr(timestamp, 1, 13), metric_name, type, model, tool, decision, language"
@@ -58,7 +60,8 @@ def assert_rollups_exact(conn: sqlite3.Connection) -> None:
     assert set(conn.execute(marks)) == set(conn.execute("SELECT session_id, first_ts, last_ts FROM rollup_sessions"))
 
 
-SET_OF = "(SELECT attribute_set FROM session_attribute_sets s WHERE s.session_id = t.session_id)"
+SET_OF = ("COALESCE(t.attribute_set,"
+          " (SELECT attribute_set FROM session_attribute_sets s WHERE s.session_id = t.session_id))")
 DURATION_KEY = (f"substr(timestamp, 1, 10), event_name, COALESCE(CASE event_name WHEN 'claude_code.api_request'"
                 f" THEN model ELSE tool_name END, ''), {bucket_sql('duration_ms')}")
 DURATION_ROWS = ("event_name IN ('claude_code.api_request', 'claude_code.tool_result')"
@@ -71,11 +74,11 @@ def assert_v4_rollups_exact(conn: sqlite3.Connection) -> None:
         ("rollup_durations", f"SELECT {DURATION_KEY}, COUNT(*) FROM events t WHERE {DURATION_ROWS} GROUP BY 1, 2, 3, 4",
          "day, event_name, key, bucket, n"),
         ("rollup_durations_sets", f"SELECT {SET_OF}, {DURATION_KEY}, COUNT(*) FROM events t WHERE {DURATION_ROWS}"
-         f" AND {SET_OF} IS NOT NULL GROUP BY 1, 2, 3, 4, 5", "attribute_set, day, event_name, key, bucket, n"),
+         f" AND {SET_OF} != 0 GROUP BY 1, 2, 3, 4, 5", "attribute_set, day, event_name, key, bucket, n"),
         ("rollup_metrics_sets", f"SELECT {SET_OF}, {METRIC_KEY}, SUM(metric_value) FROM metrics t"
-         f" WHERE {SET_OF} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+         f" WHERE {SET_OF} != 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
          "attribute_set, substr(hour, 1, 13), metric_name, type, model, tool, decision, language, value"),
-        ("rollup_events_sets", f"SELECT {SET_OF}, {EVENT_KEY}, COUNT(*) FROM events t WHERE {SET_OF} IS NOT NULL"
+        ("rollup_events_sets", f"SELECT {SET_OF}, {EVENT_KEY}, COUNT(*) FROM events t WHERE {SET_OF} != 0"
          " GROUP BY 1, 2, 3, 4, 5, 6, 7", "attribute_set, substr(hour, 1, 13), event_name, model, tool_name, success,"
          " decision, n"),
     ]
@@ -122,6 +125,9 @@ def drop(db: Path, objects: str, migrations: tuple[str, ...]) -> None:
                             f" AND ({objects}) ORDER BY type = 'table'").fetchall()
         for kind, name in made:
             conn.execute(f"DROP {kind.upper()} IF EXISTS {name}")
+        if "0004_duration_histograms_and_attribute_sets" in migrations:  # rows as stored before 0004
+            for table in ("metrics", "events"):
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN attribute_set")
         conn.execute(f"DELETE FROM schema_migrations WHERE name IN ({', '.join('?' * len(migrations))})", migrations)
         conn.commit()
 
@@ -255,3 +261,35 @@ def test_split_edges() -> None:
 def test_totals_rejects_unknown_columns(demo_db: Path) -> None:
     with closing(reader(demo_db)) as conn, pytest.raises(ValueError):
         totals(conn, "metrics", ranges(2)[0], ("x",), ("user_email",))
+
+
+def test_attribute_filter_counts_records_sent_without_a_session_id(server) -> None:
+    """OTEL_METRICS_INCLUDE_SESSION_ID=false: no session.id on any record, the team still filters them,
+    from the rollups and from the raw rows alike."""
+    hour = 3600 * 10**9
+    start = (T0 // hour + 1) * hour
+    team = {"service.name": "claude-code", "os.type": "linux", "team": "solo", "cost_center": 7}
+    attrs = {"type": "input", "model": "m", "terminal.type": "tty"}
+    metrics = sum_request([(start, start + i * hour // 2, 100.0) for i in range(1, 9)], temporality=DELTA,
+                          attrs=attrs, resource=team)
+    other = sum_request([(start, start + hour, 1.0)], temporality=DELTA, attrs=attrs, resource={"team": "x"})
+    events = event_request([{"event.name": "api_request", "model": "m", "duration_ms": 100 + i,
+                             "terminal.type": "tty", "_time": start + i * hour}
+                            for i in range(5)], resource=team)
+    for signal, body in (("metrics", metrics), ("metrics", other), ("logs", events)):
+        r = httpx.post(server.url(f"/v1/{signal}"), content=body.SerializeToString(),
+                       headers={"content-type": "application/x-protobuf"})
+        assert r.status_code == 200, r.text
+    f = Filters(since=datetime.fromtimestamp(start / 1e9, UTC) - timedelta(minutes=30),
+                until=datetime.fromtimestamp(start / 1e9, UTC) + timedelta(hours=5, minutes=30),
+                attributes=(("team", "solo"),))
+    with closing(reader(server.db_path)) as conn:
+        assert [r[0] for r in conn.execute("SELECT attributes FROM attribute_sets WHERE id IN"
+                                           " (SELECT attribute_set FROM metrics)"
+                            " ORDER BY 1").fetchall()] == ['{"cost_center":7,"team":"solo"}', '{"team":"x"}']
+        assert split(f)[0] is not None
+        got = tiles(conn, f)
+        assert (got["input_tokens"], got["api_requests"]) == (800, 5)
+        assert rounded(got) == rounded(tiles(conn, replace(f, terminals=("tty",))))
+        assert models(conn, f)[0]["p50_ms"] == 102
+        assert tiles(conn, replace(f, attributes=(("team", "x"),)))["input_tokens"] == 1

@@ -42,6 +42,7 @@ class Event(NamedTuple):
     trace_id: str | None
     span_id: str | None
     custom_attributes: str
+    attribute_set: int  # id of the resource's custom attributes (store/attribute_sets.py), 0 if none
 
 
 class MetricPoint(NamedTuple):
@@ -63,6 +64,7 @@ class MetricPoint(NamedTuple):
     decision: str | None
     language: str | None
     custom_attributes: str
+    attribute_set: int
     # Not stored as columns: what the temporality conversion needs.
     series_key: bytes
     start_time_unix_nano: int
@@ -92,7 +94,7 @@ class Span(NamedTuple):
 
 
 EVENT_COLUMNS: tuple[str, ...] = Event._fields
-METRIC_COLUMNS: tuple[str, ...] = MetricPoint._fields[: MetricPoint._fields.index("custom_attributes") + 1]
+METRIC_COLUMNS: tuple[str, ...] = MetricPoint._fields[: MetricPoint._fields.index("attribute_set") + 1]
 SPAN_COLUMNS: tuple[str, ...] = Span._fields
 
 
@@ -109,9 +111,10 @@ class Batch:
     session_sets: dict[str, int] = field(default_factory=dict)
 
     def note_session(self, session_id: str | None, attribute_set: tuple[int, str]) -> None:
-        if session_id and attribute_set[0] and session_id not in self.session_sets:
-            self.session_sets[session_id] = attribute_set[0]
+        if attribute_set[0]:
             self.attribute_sets[attribute_set[0]] = attribute_set[1]
+            if session_id and session_id not in self.session_sets:
+                self.session_sets[session_id] = attribute_set[0]
 
     @property
     def size(self) -> int:

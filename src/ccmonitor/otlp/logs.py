@@ -124,6 +124,7 @@ def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: 
         hex_id(record.trace_id),
         hex_id(record.span_id),
         json.dumps(attrs, ensure_ascii=False, separators=(",", ":")),
+        origin.attribute_set[0],
     ))
 
 

@@ -98,6 +98,7 @@ def _point(metric: Any, kind: str, data: Any, point: Any, origin: Origin, head: 
         metric.unit or None,
         *columns,
         json.dumps(attrs, ensure_ascii=False, separators=(",", ":")),
+        origin.attribute_set[0],
         digest(origin.digest, metric.name.encode(), sorted_attributes_bytes(point.attributes)),
         point.start_time_unix_nano,
         point.time_unix_nano,

@@ -64,11 +64,11 @@ class Filters:
         if terminal:
             one_of(f"{p}terminal_type", self.terminals)
         one_of(f"{p}session_id", self.sessions)
-        if self.attributes:
+        if self.attributes:  # the row's own set; rows stored before it existed: their session's
             sets, set_params = self.attribute_sets()
-            clauses.append(f"{p}session_id IN (SELECT session_id FROM session_attribute_sets"
-                           f" WHERE attribute_set IN ({sets}))")
-            params.extend(set_params)
+            clauses.append(f"({p}attribute_set IN ({sets}) OR {p}attribute_set IS NULL AND {p}session_id IN"
+                           f" (SELECT session_id FROM session_attribute_sets WHERE attribute_set IN ({sets})))")
+            params.extend([*set_params, *set_params])
         return " AND ".join(clauses), params
 
     def attribute_sets(self) -> tuple[str, list[object]]:

@@ -1,17 +1,19 @@
 """Custom resource attributes (team, department, ...) as something the dashboard can filter by fast
 (migration 0004).
 
-Every session belongs to one attribute set: the custom keys of its sender's resource
-(otlp/origin.py), interned in `attribute_sets` and mapped in `session_attribute_sets` (the first set
-seen for a session wins; a resource only changes when the process restarts). A filter such as
-`team=platform` picks the matching sets in the small `attribute_sets` table, then the sessions; the
-hourly `rollup_*_sets` tables hold the same sums as migration 0002's rollups, split by set (sessions
-without custom attributes are left out: no such filter can select them), so a filtered 30-day range
-reads the rollups of its sets instead of every row and its JSON.
+A record's attribute set is the custom keys of its sender's resource (otlp/origin.py), interned in
+`attribute_sets` and stored as the row's `attribute_set` (0: none). Sessions are mapped too, in
+`session_attribute_sets` (the first set seen for a session wins; a resource only changes when the
+process restarts), for the session list and the filter choices. A filter such as `team=platform`
+picks the matching sets in the small `attribute_sets` table; the hourly `rollup_*_sets` tables hold
+the same sums as migration 0002's rollups, split by set (rows without custom attributes are left out:
+no such filter can select them), so a filtered 30-day range reads the rollups of its sets instead of
+every row and its JSON. Rows without a session id (OTEL_METRICS_INCLUDE_SESSION_ID=false) still have
+their set.
 
-Rows stored before 0004 get their session's set from the session's first record, keeping its keys
-that are neither standard resource keys nor attributes Claude Code puts on records (the rule the
-filter choices used before).
+Rows stored before 0004 keep a NULL `attribute_set` (no rewrite of the tables) and take their
+session's, read from the session's first record: its keys that are neither standard resource keys
+nor attributes Claude Code puts on records (the rule the filter choices used before).
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ from ccmonitor.store.histograms import DURATIONS
 RECORD_KEYS = frozenset({"start_type", "query_source", "effort", "speed", "source", "tool_name",
                          "decision", "language", "model", "type", "prompt_length", "prompt", "prompt_text",
                          "message.uuid", "command_name", "command_source", "body"})
-SET_OF = "(SELECT attribute_set FROM session_attribute_sets WHERE session_id = {r}.session_id)"
-IN_A_SET = f"{SET_OF} IS NOT NULL"
+# A row's set: its own (stored since 0004), else its session's (rows stored before).
+SET_OF = ("COALESCE({r}.attribute_set,"
+          " (SELECT attribute_set FROM session_attribute_sets WHERE session_id = {r}.session_id))")
+IN_A_SET = f"{SET_OF} != 0"
 
 TABLES = [
+    "ALTER TABLE metrics ADD COLUMN attribute_set INTEGER",
+    "ALTER TABLE events ADD COLUMN attribute_set INTEGER",
     "CREATE TABLE attribute_sets (id INTEGER PRIMARY KEY, attributes TEXT NOT NULL)",
     "CREATE TABLE session_attribute_sets (session_id TEXT PRIMARY KEY, attribute_set INTEGER NOT NULL)"
     " WITHOUT ROWID",
@@ -40,7 +46,7 @@ TABLES = [
 
 def _by_set(name: str, source: str, keys: tuple[str, ...], total: tuple[str, str], *value: str) -> Rollup:
     return Rollup(name=name, source=source, total=total, when=IN_A_SET,
-                  watched=("timestamp", "session_id", *keys, *value),
+                  watched=("timestamp", "session_id", "attribute_set", *keys, *value),
                   keys=(("attribute_set", SET_OF), ("hour", "substr({r}.timestamp, 1, 13) || ':00:00.000'"),
                         *((k, "{r}." + k) for k in keys)))
 
@@ -51,7 +57,8 @@ EVENTS = _by_set("rollup_events_sets", "events", ("event_name", "model", "tool_n
                  ("n", "1"))
 DURATIONS_SETS = Rollup(name="rollup_durations_sets", source="events", total=DURATIONS.total,
                         keys=(("attribute_set", SET_OF), *DURATIONS.keys),
-                        when=f"{DURATIONS.when} AND {IN_A_SET}", watched=(*DURATIONS.watched, "session_id"))
+                        when=f"{DURATIONS.when} AND {IN_A_SET}",
+                        watched=(*DURATIONS.watched, "session_id", "attribute_set"))
 ROLLUPS = (METRICS, EVENTS, DURATIONS_SETS)
 
 
