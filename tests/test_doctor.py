@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ccmonitor.configure import configure_command
-from ccmonitor.doctor import doctor_command, otlp_headers
+from ccmonitor.doctor import doctor_command
 from test_configure import run
 
 
@@ -18,12 +18,6 @@ def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     return home
-
-
-def test_headers_are_decoded_for_grpc_only_like_claude_code() -> None:
-    env = {"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20t,x-tenant=acme"}
-    assert otlp_headers(env, "grpc") == {"authorization": "Bearer t", "x-tenant": "acme"}
-    assert otlp_headers(env, "http/protobuf") == {"authorization": "Bearer%20t", "x-tenant": "acme"}
 
 
 def configure_for(server, protocol: str, home: Path) -> None:

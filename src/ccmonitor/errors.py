@@ -11,7 +11,8 @@ errors in a single place (otlp/http.py, otlp/grpc.py) and nothing else chooses s
     │   ├── Overloaded ........ the write queue is full
     │   ├── StoreBusy ......... the database stayed locked or could not commit
     │   └── InternalError ..... a bug of ours; retryable so the sender keeps the data
-    └── ConfigError ........... bad setting or unusable port at startup (one line, exit 2)
+    ├── ConfigError ........... bad setting or unusable port at startup (one line, exit 2)
+    └── DoctorFailure ......... a `ccmonitor doctor` check failed (one line saying what to do, exit 1)
 """
 
 from __future__ import annotations
@@ -67,3 +68,7 @@ class InternalError(RetryableError):
 
 class ConfigError(CcmonitorError):
     pass
+
+
+class DoctorFailure(CcmonitorError):
+    """One failed check, with the sentence that tells the user what to do."""
