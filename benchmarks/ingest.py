@@ -162,20 +162,21 @@ def grpc_sender(port: int):
 
 def raw_sqlite_rate(bodies: list[bytes], workdir: Path, synchronous: str) -> float:
     """The same rows, already converted, inserted with executemany in 100-row batches, one commit per
-    2,000 rows (about what group commit achieves under load), same schema, pragmas and rollup upkeep."""
+    2,000 rows (about what group commit achieves under load), same schema, pragmas, attribute sets and
+    rollup upkeep."""
     from ccmonitor.otlp.logs import to_batch
+    from ccmonitor.store.attribute_sets import record_sessions
     from ccmonitor.store.schema import refresh_rollups
     from ccmonitor.store.sqlite import INSERT_EVENT, open_database
-    rows = []
-    for body in bodies:
-        rows.append(to_batch(ExportLogsServiceRequest.FromString(body), True)[0].events)
+    batches = [to_batch(ExportLogsServiceRequest.FromString(body), True)[0] for body in bodies]
     conn = open_database(workdir / "raw.db", synchronous)
     start = time.perf_counter()
-    for i in range(0, len(rows), 20):
+    for i in range(0, len(batches), 20):
         conn.execute("BEGIN IMMEDIATE")
         since = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
-        for batch in rows[i:i + 20]:
-            conn.executemany(INSERT_EVENT, batch)
+        for batch in batches[i:i + 20]:
+            record_sessions(conn, batch.attribute_sets, batch.session_sets)
+            conn.executemany(INSERT_EVENT, batch.events)
         refresh_rollups(conn, {"events": since})
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - start
