@@ -3,7 +3,6 @@ updates, and a range answered from rollup + raw edges equals the same range answ
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 from contextlib import closing
@@ -11,7 +10,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -19,14 +17,12 @@ from ccmonitor.demo import demo_command
 from ccmonitor.queries import reader
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.models import models
-from ccmonitor.queries.percentiles import percentiles
-from ccmonitor.queries.rollups import durations, nearest_rank, split, split_by, totals
+from ccmonitor.queries.rollups import split, totals
 from ccmonitor.queries.series import tokens_over_time
 from ccmonitor.queries.tiles import tiles
 from ccmonitor.queries.tools import edit_decisions, tool_usage
-from ccmonitor.store.histograms import bucket_bounds, bucket_sql
+from ccmonitor.store.histograms import bucket_sql
 from ccmonitor.store.sqlite import open_database
-from otlp_builders import DELTA, T0, event_request, sum_request
 
 END = datetime(2026, 11, 27, 12, tzinfo=UTC)
 METRIC_KEY = "substr(timestamp, 1, 13), metric_name, type, model, tool, decision, language"
@@ -152,25 +148,6 @@ def test_migration_builds_rollups_for_existing_rows(demo_db: Path, tmp_path: Pat
         conn.close()
 
 
-def test_migration_0004_maps_old_sessions_to_the_sets_ingest_would_give(demo_db: Path, tmp_path: Path) -> None:
-    """Rows stored before 0004 get their session's attribute set from its first record: the same sets
-    (team, department) the receiver derives from the resource for new rows."""
-    with closing(sqlite3.connect(demo_db)) as conn:
-        sessions = set(conn.execute("SELECT session_id, attributes FROM session_attribute_sets"
-                                    " JOIN attribute_sets ON id = attribute_set"))
-    assert sessions and all({"team", "department"} <= json.loads(a).keys() for _, a in sessions)
-    db = copy(demo_db, tmp_path / "pre4.db")
-    drop(db, f"name LIKE 'rollup_%_sets%' OR name LIKE 'rollup_durations%' OR name IN ({quoted(V4_TABLES)},"
-         f" {quoted(V4_INDEXES)})", ("0004_duration_histograms_and_attribute_sets",))
-    conn = open_database(db)
-    try:
-        assert set(conn.execute("SELECT session_id, attributes FROM session_attribute_sets"
-                                " JOIN attribute_sets ON id = attribute_set")) == sessions
-        assert_rollups_exact(conn)
-    finally:
-        conn.close()
-
-
 def quoted(names: tuple[str, ...]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
@@ -213,29 +190,6 @@ def test_rollup_and_raw_answers_agree(demo_db: Path) -> None:
         assert mixed  # some ranges hold several teams, so the filter did narrow
 
 
-def test_percentiles_use_the_histograms_and_equal_sorting_every_duration(demo_db: Path) -> None:
-    with closing(reader(demo_db)) as conn:
-        for f in ranges(3):
-            for event, column in (("claude_code.api_request", "model"), ("claude_code.tool_result", "tool_name")):
-                expected = {key: {p: nearest_rank(values, p) for p in (1, 50, 95, 100)}
-                            for key, values in durations(conn, f, event, column).items()}
-                assert expected and percentiles(conn, f, event, (1, 50, 95, 100)) == expected
-        assert split_by(ranges(3)[-2], timedelta(days=1))[0] is not None
-
-
-@pytest.mark.parametrize("value", [-7.5, -1, 0, 0.4, 1, 9, 99, 99.9, 100, 101, 109.99, 110, 999, 1000, 1049, 1050,
-                                   123456, 9_999_999, 10**15 + 3])
-def test_duration_buckets_hold_their_values_in_order(value: float) -> None:
-    with closing(sqlite3.connect(":memory:")) as conn:
-        bucket, above = conn.execute(f"WITH v(d) AS (SELECT ?) SELECT {bucket_sql('d')}, {bucket_sql('d + 1')} FROM v",
-                                     [value]).fetchone()
-    low, high = bucket_bounds(bucket)
-    assert low - 1 < value < high + 1
-    if value >= 0 and value == int(value):
-        assert low <= value < high
-    assert above >= bucket  # a larger value never falls in a lower bucket
-
-
 def rounded(value: object) -> object:
     """Float sums added in another order differ in the last bits; compare at a millionth."""
     if isinstance(value, float):
@@ -261,35 +215,3 @@ def test_split_edges() -> None:
 def test_totals_rejects_unknown_columns(demo_db: Path) -> None:
     with closing(reader(demo_db)) as conn, pytest.raises(ValueError):
         totals(conn, "metrics", ranges(2)[0], ("x",), ("user_email",))
-
-
-def test_attribute_filter_counts_records_sent_without_a_session_id(server) -> None:
-    """OTEL_METRICS_INCLUDE_SESSION_ID=false: no session.id on any record, the team still filters them,
-    from the rollups and from the raw rows alike."""
-    hour = 3600 * 10**9
-    start = (T0 // hour + 1) * hour
-    team = {"service.name": "claude-code", "os.type": "linux", "team": "solo", "cost_center": 7}
-    attrs = {"type": "input", "model": "m", "terminal.type": "tty"}
-    metrics = sum_request([(start, start + i * hour // 2, 100.0) for i in range(1, 9)], temporality=DELTA,
-                          attrs=attrs, resource=team)
-    other = sum_request([(start, start + hour, 1.0)], temporality=DELTA, attrs=attrs, resource={"team": "x"})
-    events = event_request([{"event.name": "api_request", "model": "m", "duration_ms": 100 + i,
-                             "terminal.type": "tty", "_time": start + i * hour}
-                            for i in range(5)], resource=team)
-    for signal, body in (("metrics", metrics), ("metrics", other), ("logs", events)):
-        r = httpx.post(server.url(f"/v1/{signal}"), content=body.SerializeToString(),
-                       headers={"content-type": "application/x-protobuf"})
-        assert r.status_code == 200, r.text
-    f = Filters(since=datetime.fromtimestamp(start / 1e9, UTC) - timedelta(minutes=30),
-                until=datetime.fromtimestamp(start / 1e9, UTC) + timedelta(hours=5, minutes=30),
-                attributes=(("team", "solo"),))
-    with closing(reader(server.db_path)) as conn:
-        assert [r[0] for r in conn.execute("SELECT attributes FROM attribute_sets WHERE id IN"
-                                           " (SELECT attribute_set FROM metrics)"
-                            " ORDER BY 1").fetchall()] == ['{"cost_center":7,"team":"solo"}', '{"team":"x"}']
-        assert split(f)[0] is not None
-        got = tiles(conn, f)
-        assert (got["input_tokens"], got["api_requests"]) == (800, 5)
-        assert rounded(got) == rounded(tiles(conn, replace(f, terminals=("tty",))))
-        assert models(conn, f)[0]["p50_ms"] == 102
-        assert tiles(conn, replace(f, attributes=(("team", "x"),)))["input_tokens"] == 1
