@@ -57,7 +57,7 @@ def assert_rollups_exact(conn: sqlite3.Connection) -> None:
 
 
 SET_OF = ("COALESCE(t.attribute_set,"
-          " (SELECT attribute_set FROM session_attribute_sets s WHERE s.session_id = t.session_id))")
+          " (SELECT attribute_set FROM session_attribute_sets s WHERE s.session = t.session_id))")
 DURATION_KEY = (f"substr(timestamp, 1, 10), event_name, COALESCE(CASE event_name WHEN 'claude_code.api_request'"
                 f" THEN model ELSE tool_name END, ''), {bucket_sql('duration_ms')}")
 DURATION_ROWS = ("event_name IN ('claude_code.api_request', 'claude_code.tool_result')"

@@ -29,19 +29,36 @@ def test_migration_0004_maps_old_sessions_to_the_sets_ingest_would_give(demo_db:
     """Rows stored before 0004 get their session's attribute set from its first record: the same sets
     (team, department) the receiver derives from the resource for new rows."""
     with closing(sqlite3.connect(demo_db)) as conn:
-        sessions = set(conn.execute("SELECT session_id, attributes FROM session_attribute_sets"
+        sessions = set(conn.execute("SELECT session, attributes FROM session_attribute_sets"
                                     " JOIN attribute_sets ON id = attribute_set"))
     assert sessions and all({"team", "department"} <= json.loads(a).keys() for _, a in sessions)
+    with closing(reader(demo_db)) as conn:
+        teams = [r[0] for r in conn.execute("SELECT DISTINCT json_extract(attributes, '$.team') FROM attribute_sets")]
+        terminals = tuple(r[0] for r in conn.execute("SELECT DISTINCT terminal_type FROM events"))
+        answers = {t: [query(conn, f) for f in team_filters(t) for query in (tiles, models)] for t in teams}
     db = copy(demo_db, tmp_path / "pre4.db")
     drop(db, f"name LIKE 'rollup_%_sets%' OR name LIKE 'rollup_durations%' OR name IN ({quoted(V4_TABLES)},"
          f" {quoted(V4_INDEXES)})", ("0004_duration_histograms_and_attribute_sets",))
     conn = open_database(db)
     try:
-        assert set(conn.execute("SELECT session_id, attributes FROM session_attribute_sets"
+        assert set(conn.execute("SELECT session, attributes FROM session_attribute_sets"
                                 " JOIN attribute_sets ON id = attribute_set")) == sessions
         assert_rollups_exact(conn)
+        assert conn.execute("SELECT COUNT(*) FROM events WHERE attribute_set IS NOT NULL").fetchone()[0] == 0
+        for team, expected in answers.items():  # rows without a set of their own: the session's decides
+            filters = team_filters(team)
+            assert rounded([query(conn, f) for f in filters for query in (tiles, models)]) == rounded(expected)
+            raw = [replace(f, terminals=terminals) for f in filters]  # the same rows, no rollups
+            assert rounded([query(conn, f) for f in raw for query in (tiles, models)]) == rounded(expected)
     finally:
         conn.close()
+
+
+def team_filters(team: str) -> list[Filters]:
+    end = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    return [Filters(since=end - timedelta(days=3, minutes=20), until=end - timedelta(minutes=50),
+                    attributes=(("team", team),)),
+            Filters(since=end - timedelta(hours=5), until=end, attributes=(("team", team),))]
 
 
 def test_attribute_filter_counts_records_sent_without_a_session_id(server) -> None:

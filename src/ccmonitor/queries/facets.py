@@ -43,7 +43,7 @@ def attributes(conn: sqlite3.Connection, f: Filters) -> dict[str, list[str]]:
     where, params = session_where(f)
     rows = conn.execute(
         "SELECT j.key, j.value FROM attribute_sets a, json_each(a.attributes) j WHERE a.id IN"
-        f" (SELECT attribute_set FROM session_attribute_sets WHERE session_id IN (SELECT session_id"
+        f" (SELECT attribute_set FROM session_attribute_sets WHERE session IN (SELECT session_id"
         f" FROM rollup_sessions WHERE {where})) AND j.type = 'text' GROUP BY j.key, j.value"
         " ORDER BY j.key, j.value", params)
     out: dict[str, list[str]] = {}

@@ -66,9 +66,11 @@ class Filters:
         one_of(f"{p}session_id", self.sessions)
         if self.attributes:  # the row's own set; rows stored before it existed: their session's
             sets, set_params = self.attribute_sets()
-            clauses.append(f"({p}attribute_set IN ({sets}) OR {p}attribute_set IS NULL AND {p}session_id IN"
-                           f" (SELECT session_id FROM session_attribute_sets WHERE attribute_set IN ({sets})))")
-            params.extend([*set_params, *set_params])
+            # a lookup per row, not `session_id IN (the team's sessions)`: that list is built anew per
+            # statement and lures the planner into probing the session index once per session
+            clauses.append(f"COALESCE(+{p}attribute_set, (SELECT attribute_set FROM session_attribute_sets"
+                           f" WHERE session = {p}session_id)) IN ({sets})")
+            params.extend(set_params)
         return " AND ".join(clauses), params
 
     def attribute_sets(self) -> tuple[str, list[object]]:

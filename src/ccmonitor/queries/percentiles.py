@@ -4,9 +4,10 @@ without reading every duration in the range.
 Step 1 counts the range's durations per bucket: whole UTC days from `rollup_durations` (or its
 `_sets` twin under an attribute filter), the partial days at the edges from the raw rows. That gives
 each key's count n, the rank k = ceil(p/100 * n), the bucket holding rank k and the rank inside it.
-Step 2 reads that one bucket's rows in duration order from the `events_<key>_durations` index and
-takes the value at that rank: the same value sorting every duration would give. A filter the rollups
-can't apply (user, terminal, session) reads the durations themselves, as those ranges are small.
+Step 2 reads that one bucket's rows in the range from the `events_<key>_durations` index (key,
+bucket, time) and takes the value at that rank in duration order: the same value sorting every
+duration would give. A filter the rollups can't apply (user, terminal, session) reads the durations
+themselves, as those ranges are small.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import timedelta
 
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.rollups import durations, nearest_rank, rollup_where, split_by
-from ccmonitor.store.histograms import KEY_COLUMN, bucket_bounds, bucket_sql
+from ccmonitor.store.histograms import KEY_COLUMN, bucket_sql
 
 DAY = timedelta(days=1)
 NUMERIC = "typeof(duration_ms) IN ('integer', 'real')"
@@ -63,12 +64,10 @@ def _value(conn: sqlite3.Connection, f: Filters, event: str, key: str, buckets: 
     else:
         return None
     column = KEY_COLUMN[event]
-    low, high = bucket_bounds(bucket)
     where, params = f.where(model=column == "model")
-    same_key = f"{column} = ?" if key else f"COALESCE({column}, '') = ?"
+    same_key = f"{column} = ?" if key else f"({column} IS NULL OR {column} = ?)"
     row = conn.execute(
         f"SELECT duration_ms FROM events INDEXED BY events_{column}_durations WHERE event_name = '{event}'"
-        f" AND {same_key} AND duration_ms > ? AND duration_ms < ? AND {bucket_sql('duration_ms')} = ?"
-        f" AND {NUMERIC} AND {where} ORDER BY duration_ms LIMIT 1 OFFSET ?",
-        [key, low - 1, high + 1, bucket, *params, rank - below - 1]).fetchone()
+        f" AND {same_key} AND {bucket_sql('duration_ms')} = ? AND {NUMERIC} AND {where}"
+        " ORDER BY duration_ms LIMIT 1 OFFSET ?", [key, bucket, *params, rank - below - 1]).fetchone()
     return row[0] if row else None

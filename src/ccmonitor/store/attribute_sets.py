@@ -31,14 +31,15 @@ RECORD_KEYS = frozenset({"start_type", "query_source", "effort", "speed", "sourc
                          "message.uuid", "command_name", "command_source", "body"})
 # A row's set: its own (stored since 0004), else its session's (rows stored before).
 SET_OF = ("COALESCE({r}.attribute_set,"
-          " (SELECT attribute_set FROM session_attribute_sets WHERE session_id = {r}.session_id))")
+          " (SELECT attribute_set FROM session_attribute_sets WHERE session = {r}.session_id))")
 IN_A_SET = f"{SET_OF} != 0"
 
 TABLES = [
     "ALTER TABLE metrics ADD COLUMN attribute_set INTEGER",
     "ALTER TABLE events ADD COLUMN attribute_set INTEGER",
     "CREATE TABLE attribute_sets (id INTEGER PRIMARY KEY, attributes TEXT NOT NULL)",
-    "CREATE TABLE session_attribute_sets (session_id TEXT PRIMARY KEY, attribute_set INTEGER NOT NULL)"
+    # `session`, not `session_id`: a subquery's unqualified session_id must mean the outer row's
+    "CREATE TABLE session_attribute_sets (session TEXT PRIMARY KEY, attribute_set INTEGER NOT NULL)"
     " WITHOUT ROWID",
     "CREATE INDEX session_attribute_sets_set ON session_attribute_sets(attribute_set)",
 ]
