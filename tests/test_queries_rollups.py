@@ -112,7 +112,7 @@ def test_rollups_equal_raw_rows_through_inserts_deletes_and_updates(demo_db: Pat
 
 
 V4_TABLES = ("attribute_sets", "session_attribute_sets")
-V4_INDEXES = ("events_model_durations", "events_tool_name_durations")
+V4_INDEXES = ("events_model_durations", "events_tool_name_durations", "rollup_sessions_span")
 
 
 def drop(db: Path, objects: str, migrations: tuple[str, ...]) -> None:

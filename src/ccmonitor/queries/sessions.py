@@ -36,7 +36,7 @@ def session_where(f: Filters) -> tuple[str, list[object]]:
     one_of("session_id", f.sessions)
     if f.attributes:
         sets, set_params = f.attribute_sets()
-        clauses.append(f"session_id IN (SELECT session FROM session_attribute_sets WHERE attribute_set IN ({sets}))")
+        clauses.append(f"(SELECT attribute_set FROM session_attribute_sets WHERE session = session_id) IN ({sets})")
         params.extend(set_params)
     if f.models:
         used, used_params = f.where()
