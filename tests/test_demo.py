@@ -96,3 +96,10 @@ def test_events_target(tmp_path: Path) -> None:
     output = run_demo("--users", "5", "--days", "10", "--events", "4000", "--traces", "0", "--db", str(db))
     n = scalar(db, "SELECT COUNT(*) FROM events")
     assert 2000 < n < 8000 and f"{n:,} events" in output
+
+
+def test_too_few_events_for_the_history_is_an_error_not_a_bigger_history(tmp_path: Path) -> None:
+    db = tmp_path / "few.db"
+    result = CliRunner().invoke(demo_command, ["--users", "200", "--days", "365", "--events", "1000", "--db", str(db)])
+    assert result.exit_code == 2 and "too few for 200 users over 365 days" in result.output
+    assert not db.exists()

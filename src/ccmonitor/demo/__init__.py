@@ -46,7 +46,11 @@ def demo_command(users: int, days: int, prompts_per_day: float, events: int | No
     end_time = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(UTC)
     end_time = end_time if end_time.tzinfo else end_time.replace(tzinfo=UTC)
     if events:
-        prompts_per_day = max(0.5, events / (users * days * EVENTS_PER_USER_DAY))
+        prompts_per_day = events / (users * days * EVENTS_PER_USER_DAY)
+        if prompts_per_day < 0.5:  # the fewest prompts a simulated working day has
+            fewest = 0.5 * users * days * EVENTS_PER_USER_DAY
+            raise click.UsageError(f"--events {events:,} is too few for {users} users over {days} days (about"
+                                   f" {fewest:,.0f} at least): lower --users or --days")
     requests = history(users, days, end_time, prompts_per_day, seed, traced_share)
     started = last = time.monotonic()
 
