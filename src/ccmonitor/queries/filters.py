@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from ccmonitor.store.attribute_sets import set_of
+
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 # A user is whatever identity the data has: email (OAuth), account uuid, or the hashed user.id.
 USER_EXPR = "COALESCE({p}user_email, {p}account_uuid, {p}user_id)"
@@ -68,8 +70,7 @@ class Filters:
             sets, set_params = self.attribute_sets()
             # a lookup per row, not `session_id IN (the team's sessions)`: that list is built anew per
             # statement and lures the planner into probing the session index once per session
-            clauses.append(f"COALESCE(+{p}attribute_set, (SELECT attribute_set FROM session_attribute_sets"
-                           f" WHERE session = {p}session_id)) IN ({sets})")
+            clauses.append(f"{set_of(p)} IN ({sets})")
             params.extend(set_params)
         return " AND ".join(clauses), params
 
