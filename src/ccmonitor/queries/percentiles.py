@@ -18,10 +18,10 @@ from datetime import timedelta
 
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.rollups import durations, nearest_rank, rollup_where, split_by
-from ccmonitor.store.histograms import KEY_COLUMN, bucket_sql
+from ccmonitor.store.histograms import KEY_COLUMN, bucket_sql, is_number
 
 DAY = timedelta(days=1)
-NUMERIC = "typeof(duration_ms) IN ('integer', 'real')"
+NUMERIC = is_number("duration_ms")
 Result = dict[object, dict[int, int | float | None]]
 
 
@@ -39,35 +39,30 @@ def percentiles(conn: sqlite3.Connection, f: Filters, event: str, wanted: tuple[
         for key, bucket, n in conn.execute(sql, params):
             counts[key][bucket] += n
 
-    where, params = rollup_where(f, "day", (days[0][:10], days[1][:10]), model=model, model_column="key")
+    rolled, rolled_params = rollup_where(f, "day", (days[0][:10], days[1][:10]), model=model, model_column="key")
     table = "rollup_durations_sets" if f.attributes else "rollup_durations"
-    collect(f"SELECT key, bucket, SUM(n) FROM {table} WHERE event_name = ? AND {where} GROUP BY 1, 2",
-            [event, *params])
+    collect(f"SELECT key, bucket, SUM(n) FROM {table} WHERE event_name = ? AND {rolled} GROUP BY 1, 2",
+            [event, *rolled_params])
     for part in raws:
-        where, params = part.where(model=model)
+        edge, edge_params = part.where(model=model)
         collect(f"SELECT COALESCE({column}, ''), {bucket_sql('duration_ms')}, COUNT(*) FROM events"
-                f" WHERE event_name = ? AND {NUMERIC} AND {where} GROUP BY 1, 2", [event, *params])
-    out: Result = {}
-    for key, buckets in counts.items():
-        out[key or None] = {p: _value(conn, f, event, key, buckets, p) for p in wanted}
-    return out
+                f" WHERE event_name = ? AND {NUMERIC} AND {edge} GROUP BY 1, 2", [event, *edge_params])
+    where, params = f.where(model=model)
 
+    def value(key: str, buckets: dict[int, int], p: int) -> int | float | None:
+        rank = -(-sum(buckets.values()) * p // 100)  # 1-based, as nearest_rank
+        below = 0
+        for bucket in sorted(buckets):
+            if below + buckets[bucket] >= rank:
+                break
+            below += buckets[bucket]
+        else:
+            return None
+        same_key = f"{column} = ?" if key else f"({column} IS NULL OR {column} = ?)"
+        row = conn.execute(
+            f"SELECT duration_ms FROM events INDEXED BY events_{column}_durations WHERE event_name = '{event}'"
+            f" AND {same_key} AND {bucket_sql('duration_ms')} = ? AND {NUMERIC} AND {where}"
+            " ORDER BY duration_ms LIMIT 1 OFFSET ?", [key, bucket, *params, rank - below - 1]).fetchone()
+        return row[0] if row else None
 
-def _value(conn: sqlite3.Connection, f: Filters, event: str, key: str, buckets: dict[int, int],
-           p: int) -> int | float | None:
-    rank = -(-sum(buckets.values()) * p // 100)  # 1-based, as nearest_rank
-    below = 0
-    for bucket in sorted(buckets):
-        if below + buckets[bucket] >= rank:
-            break
-        below += buckets[bucket]
-    else:
-        return None
-    column = KEY_COLUMN[event]
-    where, params = f.where(model=column == "model")
-    same_key = f"{column} = ?" if key else f"({column} IS NULL OR {column} = ?)"
-    row = conn.execute(
-        f"SELECT duration_ms FROM events INDEXED BY events_{column}_durations WHERE event_name = '{event}'"
-        f" AND {same_key} AND {bucket_sql('duration_ms')} = ? AND {NUMERIC} AND {where}"
-        " ORDER BY duration_ms LIMIT 1 OFFSET ?", [key, bucket, *params, rank - below - 1]).fetchone()
-    return row[0] if row else None
+    return {key or None: {p: value(key, buckets, p) for p in wanted} for key, buckets in counts.items()}

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from ccmonitor.queries.buckets import bucket_sql
 from ccmonitor.queries.filters import Filters, utc_text
+from ccmonitor.store.histograms import is_number
 
 HOUR = timedelta(hours=1)
 COLUMNS = {"metrics": frozenset({"metric_name", "type", "model", "tool", "decision", "language"}),
@@ -103,7 +104,7 @@ def durations(conn: sqlite3.Connection, f: Filters, event: str, group: str) -> d
     out: dict[object, list[int]] = defaultdict(list)
     for key, value in conn.execute(
             f"SELECT {group}, duration_ms FROM events WHERE event_name = ? AND {where}"
-            " AND typeof(duration_ms) IN ('integer', 'real')",
+            f" AND {is_number('duration_ms')}",
             [event, *params]):
         out[key].append(value)
     for values in out.values():

@@ -4,8 +4,9 @@ Which sessions, and their start and end, come from `rollup_sessions` (each sessi
 activity: its session.count / active_time metrics and its prompts; kept by triggers), so the list
 never scans the range. User, terminal and attribute filters apply to the session (attributes are
 the custom resource attributes of its attribute set, store/attribute_sets.py); a model filter keeps
-the sessions with token or cost usage of that model in the range. Cost, tokens and lines are sums of the session's
-metrics in the range (the same source as the tiles); prompts, requests and errors count its events.
+the sessions with token or cost usage of that model in the range. Cost, tokens and lines are sums of
+the session's metrics in the range (the same source as the tiles); prompts, requests and errors
+count its events.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from ccmonitor.queries import names
 from ccmonitor.queries.buckets import iso
 from ccmonitor.queries.filters import Filters, utc_text
+from ccmonitor.store.attribute_sets import session_set
 
 PAGE = 50
 
@@ -36,7 +38,7 @@ def session_where(f: Filters) -> tuple[str, list[object]]:
     one_of("session_id", f.sessions)
     if f.attributes:
         sets, set_params = f.attribute_sets()
-        clauses.append(f"(SELECT attribute_set FROM session_attribute_sets WHERE session = session_id) IN ({sets})")
+        clauses.append(f"{session_set('session_id')} IN ({sets})")
         params.extend(set_params)
     if f.models:
         used, used_params = f.where()

@@ -31,12 +31,16 @@ RECORD_KEYS = frozenset({"start_type", "query_source", "effort", "speed", "sourc
                          "message.uuid", "command_name", "command_source", "body"})
 
 
+def session_set(session_id: str) -> str:
+    """The set of the session in column `session_id` (NULL if it has none)."""
+    return f"(SELECT attribute_set FROM session_attribute_sets WHERE session = {session_id})"
+
+
 def set_of(row: str = "") -> str:
     """A row's set: its own (stored since 0004), else its session's (rows stored before). `row`
     qualifies the columns ('NEW.'; '' in a query on the table). The unary + keeps a time or user
     index in charge of a filtered query: a lookup per row beats probing per set."""
-    return (f"COALESCE(+{row}attribute_set,"
-            f" (SELECT attribute_set FROM session_attribute_sets WHERE session = {row}session_id))")
+    return f"COALESCE(+{row}attribute_set, {session_set(row + 'session_id')})"
 
 
 SET_OF = set_of("{r}.")

@@ -17,6 +17,11 @@ TOOL_RESULT = "claude_code.tool_result"
 KEY_COLUMN = {API_REQUEST: "model", TOOL_RESULT: "tool_name"}  # what each event's durations are grouped by
 
 
+def is_number(d: str) -> str:
+    """The durations that count (a text value the decoder could not parse stays out everywhere)."""
+    return f"typeof({d}) IN ('integer', 'real')"
+
+
 def bucket_sql(d: str) -> str:
     i = f"CAST({d} AS INTEGER)"
     return f"(CASE WHEN {d} < 100 THEN {i} ELSE length({i}) * 100 + CAST(substr({i}, 1, 2) AS INTEGER) END)"
@@ -29,7 +34,7 @@ DURATIONS = Rollup(
           ("key", f"CASE {{r}}.event_name WHEN '{API_REQUEST}' THEN {{r}}.model ELSE {{r}}.tool_name END"),
           ("bucket", bucket_sql("{r}.duration_ms"))),
     total=("n", "1"),
-    when=f"{{r}}.event_name IN ('{API_REQUEST}', '{TOOL_RESULT}') AND typeof({{r}}.duration_ms) IN ('integer', 'real')",
+    when=f"{{r}}.event_name IN ('{API_REQUEST}', '{TOOL_RESULT}') AND {is_number('{r}.duration_ms')}",
     watched=("timestamp", "event_name", "model", "tool_name", "duration_ms"),
 )
 
