@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Callable
 
 from ccmonitor.store import attribute_sets, histograms
+from ccmonitor.store.aggregates import Rollup
 
 IDENTITY_COLUMNS = """
   session_id TEXT,
@@ -275,14 +276,17 @@ MIGRATIONS.append(("0002_dashboard_rollups", _v2_dashboard))
 # cost is per hour-and-key group instead of per row. Deletes and updates keep their triggers (retention,
 # and the DELETEs users paste into the sqlite3 shell). Rows inserted by hand bypass the rollups.
 
+def _hourly(table: str) -> Rollup:
+    """0002's hourly rollup as a Rollup, for the writer's refresh (its table and triggers are 0002's)."""
+    expr, total = ROLLUP_SUMS[table]
+    return Rollup(name=f"rollup_{table}", source=table, total=(total, expr if expr == "1" else "{r}." + expr),
+                  keys=(("hour", "substr({r}.timestamp, 1, 13) || ':00:00.000'"),
+                        *((k, "{r}." + k) for k in ROLLUP_KEYS[table])))
+
+
 def _refresh_sql(table: str) -> list[str]:
-    keys, (expr, total) = ROLLUP_KEYS[table], ROLLUP_SUMS[table]
-    measure = "COUNT(*)" if expr == "1" else f"SUM({expr})"
     return [
-        f"INSERT INTO rollup_{table} SELECT substr(timestamp, 1, 13) || ':00:00.000',"
-        f" {', '.join(f'COALESCE({k}, {chr(39) * 2})' for k in keys)}, {measure}, COUNT(*)"
-        f" FROM {table} WHERE id > ? GROUP BY {', '.join(str(i + 1) for i in range(len(keys) + 1))}"
-        f" ON CONFLICT DO UPDATE SET {total} = {total} + excluded.{total}, records = records + excluded.records",
+        _hourly(table).refresh(),
         "INSERT INTO rollup_sessions SELECT session_id, MIN(timestamp), MAX(timestamp),"
         " MAX(COALESCE(user_email, account_uuid, user_id)), MAX(terminal_type), MAX(app_version),"
         f" MIN(custom_attributes) FROM {table} WHERE id > ? AND session_id IS NOT NULL AND {SESSION_MARKS[table]}"
