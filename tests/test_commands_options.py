@@ -27,7 +27,19 @@ def test_when(text: str, end: bool, expected: datetime) -> None:
     assert options.when(text, NY, end=end, now=NOW) == expected
 
 
-@pytest.mark.parametrize("bad", ["yesterday", "7 days", "2026-13-01"])
+@pytest.mark.parametrize(("text", "end", "tz", "expected"), [
+    ("0001-01-01", False, ZoneInfo("Asia/Tokyo"), datetime(1970, 1, 1, tzinfo=UTC)),
+    ("9999-12-31", True, NY, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ("9999-12-31T23:00", False, NY, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ("0001-01-01", False, None, datetime(1970, 1, 1, tzinfo=UTC)),
+    ("999999999d", False, NY, datetime(1970, 1, 1, tzinfo=UTC)),
+], ids=["year 1 east of utc", "until the last day", "year 9999 west of utc", "year 1 local", "longest duration"])
+def test_when_reads_any_time_within_1970_to_9999(text: str, end: bool, tz: ZoneInfo | None,
+                                                 expected: datetime) -> None:
+    assert options.when(text, tz, end=end, now=NOW) == expected
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "7 days", "2026-13-01", "9999999999d"])
 def test_when_rejects_nonsense(bad: str) -> None:
     with pytest.raises(click.BadParameter):
         options.when(bad, NY)

@@ -85,11 +85,11 @@ def test_series_are_dense(conn: sqlite3.Connection) -> None:
     assert tokens["t"][0] == "2026-11-27T16:00:00.000Z"
 
 
-@pytest.mark.parametrize("hours", [1, 24, 24 * 7, 24 * 30, 24 * 365, 24 * 365 * 5])
+@pytest.mark.parametrize("hours", [1, 24, 24 * 7, 24 * 30, 24 * 365, 24 * 365 * 5, 24 * 365 * 7973])
 def test_bucket_ladder_bounds_the_points(hours: int) -> None:
     start = datetime(2026, 1, 1, 0, 7, tzinfo=UTC)
     f = Filters(since=start, until=start + timedelta(hours=hours))
     size = bucket_seconds(f)
     assert size in LADDER
-    assert len(axis(f, size)) <= MAX_BUCKETS + 1 or size == LADDER[-1]
+    assert len(axis(f, size)) <= MAX_BUCKETS + 1  # up to 9999 (the widest range there is)
     assert axis(f, size)[0] <= f.since.timestamp() < axis(f, size)[0] + size

@@ -99,6 +99,23 @@ def test_one_error_shape(api: Any, path: str, params: dict[str, str], status: in
     assert_error(api(path, **params), status, code)
 
 
+@pytest.mark.parametrize(("start", "end"), [
+    ("0001-01-01T00:00:00Z", "2026-11-28T00:00:00Z"), ("0001-01-01T00:00:00+09:00", "9999-12-31T23:59:59-05:00"),
+    ("2026-11-27T00:00:00-12:00", "9999-12-31T23:59:59.999999"), ("0001-01-01", "0002-01-01")],
+    ids=["from-year-1", "year-1-to-year-9999-in-zones", "to-year-9999", "all-before-1970"])
+def test_any_range_that_parses_answers(api: Any, start: str, end: str) -> None:
+    """Year 1 and 9999, in any zone: read within 1970..9999 UTC, never a 500 (issue 9)."""
+    params = {"range": "custom", "from": start, "to": end}
+    for path in ("/api/overview", "/api/sessions", "/api/facets", "/api/reports/daily"):
+        r = api(path, **params, tz="Pacific/Kiritimati")
+        assert r.status_code == 200, (path, r.text)
+    overview = api("/api/overview", **params).json()
+    assert overview["range"]["since"] >= "1970-01-01T00:00:00.000Z"
+    assert len(overview["panels"]["tokens"]["t"]) <= 121
+    if start.startswith("0001") and end > "2026":
+        assert overview["panels"]["tiles"]["input_tokens"] == 61200
+
+
 def test_wrong_method_has_the_error_shape_too(server: Any) -> None:
     assert_error(httpx.post(server.url("/api/overview"), timeout=10), 405, "method_not_allowed")
 

@@ -32,6 +32,26 @@ def test_custom_range(start: str, expected: datetime) -> None:
     assert f.since == expected and f.until == NOW
 
 
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("start", "end", "since", "until"), [
+    ("0001-01-01T00:00:00Z", "2026-11-27T18:00:00Z", EARLIEST, NOW),
+    ("0001-01-01T00:00:00+09:00", "2026-11-27T18:00:00Z", EARLIEST, NOW),
+    ("0001-01-01T00:00:00-05:00", "9999-12-31T23:59:59.999999Z", EARLIEST, LATEST),
+    ("2026-11-27T16:00:00Z", "9999-12-31T23:59:59-05:00", datetime(2026, 11, 27, 16, tzinfo=UTC), LATEST),
+    ("9999-12-31T00:00:00+14:00", "9999-12-31T23:00:00", datetime(9999, 12, 30, 10, tzinfo=UTC),
+     datetime(9999, 12, 31, 23, tzinfo=UTC)),
+    ("0001-01-01", "0001-01-02", EARLIEST, EARLIEST)],
+    ids=["year-1", "year-1-east-of-utc", "year-1-to-year-9999", "year-9999-west-of-utc", "year-9999-in-zones",
+         "before-1970-is-empty"])
+def test_any_time_that_parses_is_read_within_1970_to_9999(start: str, end: str, since: datetime,
+                                                           until: datetime) -> None:
+    f = filters(QueryParams({"range": "custom", "from": start, "to": end}))
+    assert (f.since, f.until) == (since, until)
+    assert f.since.tzinfo is UTC and f.until.tzinfo is UTC
+
+
 def test_every_filter() -> None:
     q = QueryParams("user=a@x.io&user=b@x.io&user=a@x.io&model=m1&terminal=vscode&session=s1"
                     "&attr.team=platform&attr.team=infra&attr.cost_center=eng-1&attr.empty=")

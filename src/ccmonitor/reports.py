@@ -3,13 +3,13 @@
 No SQL here. Every number comes from ccmonitor.queries (or, with `--server`, from the server's API,
 which calls the same functions), so the terminal, the API and the dashboard cannot disagree. JSON is
 the query result exactly; CSV is its rows; the table only formats (thousands separators, dollars,
-percentages, shortened hashes) and never computes.
+percentages, shortened hashes) and never computes. A number that overflowed (only rows past ingest's
+bounds make one) is null in every format, as in the API (queries/encoding.py): "—" in the table.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
+
+from ccmonitor.queries.encoding import dumps, finite
 
 FORMATS = ("table", "json", "csv")
 TITLES = {"daily": "Daily usage", "weekly": "Weekly usage (weeks start Monday)", "monthly": "Monthly usage",
@@ -42,6 +44,7 @@ LONG_ID = 24  # hashed user ids are 64 hex characters: the table shows a prefix,
 
 def render(doc: Mapping[str, Any], fmt: str, out: TextIO) -> None:
     """Print a report document ({"report", "tz", "rows", "total"}) in one of FORMATS."""
+    doc = finite(doc)
     if fmt == "json":
         write_json(doc, out)
     elif fmt == "csv":
@@ -64,12 +67,15 @@ def _local(column: str, value: Any, tz: str) -> Any:
     if column not in ("start", "end") or not isinstance(value, str):
         return value
     at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (at.astimezone() if tz == "local" else at.astimezone(ZoneInfo(tz))).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        local = at.astimezone() if tz == "local" else at.astimezone(ZoneInfo(tz))
+    except (OverflowError, ValueError):  # a hand-typed year 1 or 9999 that leaves the calendar there: UTC
+        local = at
+    return local.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def write_json(doc: Any, out: TextIO) -> None:
-    json.dump(doc, out, indent=2, ensure_ascii=False)
-    out.write("\n")
+    out.write(dumps(doc, indent=2) + "\n")
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], out: TextIO) -> None:

@@ -1,7 +1,8 @@
 """What the terminal commands share: `--db` and the database it names, and reading times and filters.
 
 Times given without a zone are wall time in the report's `--tz` (local by default): a date means
-its local midnight, and an `--until` date includes that whole day.
+its local midnight, and an `--until` date includes that whole day. Any time that parses is read within
+1970..9999 UTC (queries/filters.py clamps it, as the API does).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import click
 from ccmonitor.config import Config
 from ccmonitor.errors import ConfigError
 from ccmonitor.queries import reader
+from ccmonitor.queries.filters import EARLIEST, clamp
 
 EPOCH, FAR = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
 DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
@@ -30,7 +32,10 @@ def duration(text: str) -> timedelta:
     match = DURATION.match(text)
     if not match:
         raise click.BadParameter(f"{text!r} is not a duration like 30d, 12h, 2w or 90m")
-    return timedelta(**{UNITS[match[2]]: int(match[1])})
+    try:
+        return timedelta(**{UNITS[match[2]]: int(match[1])})
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is longer than the longest duration (999999999 days)") from None
 
 
 def zone(name: str) -> tzinfo | None:
@@ -47,18 +52,21 @@ def when(text: str | None, tz: tzinfo | None, *, end: bool = False, now: datetim
     if text is None:
         return None
     if DURATION.match(text):
-        return (now or datetime.now(UTC)) - duration(text)
+        try:
+            return clamp((now or datetime.now(UTC)) - duration(text))
+        except OverflowError:  # further back than year 1
+            return EARLIEST
     try:
         day = date.fromisoformat(text)
-        at = datetime(day.year, day.month, day.day) + (timedelta(days=1) if end else timedelta())
+        at = datetime(day.year, day.month, day.day)
+        if end:  # the whole day; 9999-12-31 has no next day
+            at = at + timedelta(days=1) if day < date.max else datetime.max
     except ValueError:
         try:
             at = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise click.BadParameter(f"{text!r} is not a date, an ISO time or a duration like 7d") from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=tz) if tz is not None else at.astimezone()
-    return at.astimezone(UTC)
+    return clamp(at if at.tzinfo or tz is None else at.replace(tzinfo=tz))
 
 
 def database(db: Path | None) -> Path:

@@ -11,6 +11,7 @@ import sqlite3
 from typing import Any
 
 from ccmonitor.queries import names
+from ccmonitor.queries.attributes import COMMAND_NAME
 from ccmonitor.queries.buckets import iso
 from ccmonitor.queries.filters import USER_EXPR, Filters
 
@@ -36,7 +37,7 @@ def recent_prompts(conn: sqlite3.Connection, f: Filters, limit: int = DEFAULT_LI
         " COALESCE(prompt_length, length(prompt)) AS prompt_length"
         " FROM events"
         f" WHERE event_name = ? AND {where}"
-        " AND json_extract(custom_attributes, '$.command_name') IS NULL"
+        f" AND {COMMAND_NAME} IS NULL"
         " ORDER BY timestamp DESC LIMIT ?"), [names.USER_PROMPT, *params, limit])
     for row in rows:
         row["truncated"] = bool(row["truncated"])

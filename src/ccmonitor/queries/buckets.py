@@ -13,8 +13,12 @@ from datetime import UTC, datetime
 
 from ccmonitor.queries.filters import Filters
 
-# Bucket sizes in seconds, smallest first; the first that gives at most MAX_BUCKETS wins.
-LADDER = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 604800)
+# Bucket sizes in seconds, smallest first; the first that gives at most MAX_BUCKETS wins. Past a week:
+# 4, 13 and 52 weeks, then 520 and 5200, so even 1970..9999 (the widest range, queries/filters.py)
+# stays within MAX_BUCKETS.
+WEEK = 604800
+LADDER = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, WEEK, 4 * WEEK, 13 * WEEK,
+          52 * WEEK, 520 * WEEK, 5200 * WEEK)
 MAX_BUCKETS = 120
 
 

@@ -2,7 +2,8 @@
 
 Values are always bound parameters; custom attribute keys are validated and passed as a bound JSON
 path, so nothing a user types reaches the SQL text. Times are UTC text in the stored form, so range
-conditions use the `timestamp` indexes.
+conditions use the `timestamp` indexes. A range is clamped to [EARLIEST, LATEST]: any time a user
+can type then has a UTC form every query, chart axis and report can compute with (issue 9).
 """
 
 from __future__ import annotations
@@ -16,6 +17,21 @@ from ccmonitor.store.attribute_sets import set_of
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 # A user is whatever identity the data has: email (OAuth), account uuid, or the hashed user.id.
 USER_EXPR = "COALESCE({p}user_email, {p}account_uuid, {p}user_id)"
+# Nothing ingest stores is older (OTLP times are unsigned nanoseconds since 1970), and the last whole
+# second Python can hold (a float timestamp of a later instant rounds into year 10000); rows typed in
+# by hand outside these are outside every range.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def clamp(dt: datetime) -> datetime:
+    """An aware time (naive: this machine's local time) in UTC within [EARLIEST, LATEST]. A time that
+    leaves the years 1..9999 on its way to UTC (0001-01-01T00:00+09:00) is the nearer end."""
+    try:
+        utc = dt.astimezone(UTC)
+    except (OverflowError, ValueError, OSError):
+        return EARLIEST if dt.year < 5000 else LATEST
+    return min(max(utc, EARLIEST), LATEST)
 
 
 def utc_text(dt: datetime) -> str:
@@ -42,6 +58,9 @@ class Filters:
         return cls(since=now - delta, until=now, **kw)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
+        for name in ("since", "until"):  # naive means UTC here, as in utc_text
+            dt = getattr(self, name)
+            object.__setattr__(self, name, clamp(dt if dt.tzinfo else dt.replace(tzinfo=UTC)))
         for key, _ in self.attributes:
             if not ATTRIBUTE_KEY.match(key):
                 raise ValueError(f"invalid attribute name {key!r}")

@@ -11,7 +11,7 @@ from typing import Any
 from ccmonitor.queries import names
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.percentiles import percentiles
-from ccmonitor.queries.rollups import totals
+from ccmonitor.queries.rollups import totals, whole
 
 
 def _entry(out: dict[str, dict[str, Any]], model: object) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def models(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
         if name == names.COST:
             e["cost_usd"] = round(e["cost_usd"] + total, 6)
         elif kind in names.TOKEN_TYPES:
-            e[str(kind)] += int(total)
+            e[str(kind)] = whole(e[str(kind)] + total)
     for e in out.values():
         e["cache_hit_ratio"] = names.cache_hit_ratio(e["input"], e["cacheRead"], e["cacheCreation"])
     return sorted(out.values(), key=lambda e: (-e["cost_usd"], -e["requests"], e["model"]))

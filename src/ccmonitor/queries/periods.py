@@ -20,8 +20,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from ccmonitor.queries import names
-from ccmonitor.queries.filters import USER_EXPR, Filters, utc_text
+from ccmonitor.queries.filters import LATEST, USER_EXPR, Filters, utc_text
 from ccmonitor.queries.models import models
+from ccmonitor.queries.rollups import whole
 from ccmonitor.queries.sessions import list_sessions
 from ccmonitor.queries.tiles import tiles
 from ccmonitor.queries.tools import edit_decisions, tool_usage
@@ -33,6 +34,10 @@ TOKEN_COLUMNS = dict(zip(names.TOKEN_TYPES, USAGE_COLUMNS[:4], strict=True))  # 
 _PERIOD_SQL = {"day": "strftime('%Y-%m-%d', {c}, {m})", "week": "date({c}, {m}, '-6 days', 'weekday 1')",
                "month": "strftime('%Y-%m', {c}, {m})"}
 _SCAN_STEP = 12 * 3600  # no zone changes its offset twice within 12 hours
+# Offsets are looked up until here; a record after it (a sender's clock centuries off, a hand-typed year
+# 9999) gets the offset in force then: scanning to 9999 would take seconds and a CASE of 16,000 WHENs.
+SCAN_UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 
 
 def _offset_minutes(tz: tzinfo | None, epoch: int) -> int:
@@ -44,7 +49,7 @@ def _offset_minutes(tz: tzinfo | None, epoch: int) -> int:
 
 def offset_spans(tz: tzinfo | None, lo: datetime, hi: datetime) -> list[tuple[str | None, int]]:
     """[(UTC text before which the offset applies, or None for the last span), offset minutes]."""
-    t, end = int(lo.timestamp()), int(hi.timestamp())
+    t, end = (int(min(at, SCAN_UNTIL).timestamp()) for at in (lo, hi))
     current = _offset_minutes(tz, t)
     spans: list[tuple[str | None, int]] = []
     while t < end:
@@ -82,7 +87,7 @@ def _bounds(conn: sqlite3.Connection, filters: Filters) -> tuple[datetime, datet
         highs += [hi] if hi else []
     if not lows:
         return filters.since, filters.since
-    return _parse(min(lows)), _parse(max(highs)) + timedelta(seconds=1)
+    return _parse(min(lows)), min(_parse(max(highs)), LATEST - SECOND) + SECOND
 
 
 def _parse(text: str) -> datetime:
@@ -132,9 +137,9 @@ def usage(conn: sqlite3.Connection, filters: Filters, by: str, tz: tzinfo | None
     out = []
     for r in conn.execute(sql, params):
         row: dict[str, Any] = {name: r["k"], "model": r["model"] or "unknown"} if split else {name: r["k"]}
-        row.update({c: int(r[c] or 0) for c in TOKEN_COLUMNS.values()})
+        row.update({c: whole(r[c] or 0) for c in TOKEN_COLUMNS.values()})
         row["cost_usd"] = round(r["cost_usd"] or 0.0, 6)
-        row["sessions"] = r["used"] if split else int(r["started"] or 0)
+        row["sessions"] = r["used"] if split else whole(r["started"] or 0)
         row.update(api_requests=r["api_requests"] or 0, api_errors=r["api_errors"] or 0)
         out.append(row)
     return out

@@ -11,6 +11,7 @@ by the same columns and are added in Python, so the answer is the raw answer, on
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections import defaultdict
 from dataclasses import replace
@@ -78,6 +79,13 @@ def totals(conn: sqlite3.Connection, table: str, f: Filters, names: tuple[str, .
     if not by and not bucket:
         return {(): sum(out.values())}
     return dict(out)
+
+
+def whole(total: float) -> int | float:
+    """A sum of counts as an int. A sum that overflowed (inf, or NaN from inf - inf) stays a float:
+    only rows past ingest's bounds (ccmonitor/bounds.py) make one, and every view shows it as a
+    missing number (queries/encoding.py)."""
+    return int(total) if math.isfinite(total) else total
 
 
 def rollup_where(f: Filters, column: str, span: tuple[str, str], *, model: bool = True,

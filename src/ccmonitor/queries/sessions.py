@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from ccmonitor.queries import names
+from ccmonitor.queries.attributes import COMMAND_NAME
 from ccmonitor.queries.buckets import iso
 from ccmonitor.queries.filters import Filters, utc_text
+from ccmonitor.queries.rollups import whole
 from ccmonitor.store.attribute_sets import session_set
 
 PAGE = 50
@@ -77,8 +79,8 @@ def _add_totals(conn: sqlite3.Connection, f: Filters, sessions: list[dict[str, A
     # "+name": keep the planner on the (session_id, timestamp) index, not on every request in the range
     for sid, event, n in conn.execute(
         f"SELECT session_id, event_name, COUNT(*) FROM events WHERE session_id IN ({marks}) AND {where}"
-        " AND +event_name IN (?, ?, ?) AND (event_name != ? OR json_extract(custom_attributes,"
-        " '$.command_name') IS NULL) GROUP BY session_id, event_name",
+        f" AND +event_name IN (?, ?, ?) AND (event_name != ? OR {COMMAND_NAME} IS NULL)"
+        " GROUP BY session_id, event_name",
             [*ids, *params, *counts, names.USER_PROMPT]):
         by_id[sid][counts[event]] = n
     if f.models:
@@ -89,8 +91,8 @@ def _add_totals(conn: sqlite3.Connection, f: Filters, sessions: list[dict[str, A
             [*ids, *params, *names.MODEL_METRICS]):
         s = by_id[sid]
         if metric == names.TOKENS:
-            s["tokens"] += int(total or 0)
+            s["tokens"] = whole(s["tokens"] + (total or 0))
         elif metric == names.COST:
             s["cost_usd"] = round(s["cost_usd"] + (total or 0), 6)
         elif kind in ("added", "removed"):
-            s[f"lines_{kind}"] += int(total or 0)
+            s[f"lines_{kind}"] = whole(s[f"lines_{kind}"] + (total or 0))

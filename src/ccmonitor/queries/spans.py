@@ -7,10 +7,10 @@ set of span attributes is shown: never `user_prompt` (prompt text belongs to the
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
+from ccmonitor.queries.attributes import object_of
 from ccmonitor.queries.buckets import iso
 
 SHOWN = ("model", "tool_name", "input_tokens", "output_tokens", "cache_read_tokens",
@@ -25,7 +25,7 @@ def spans_by_prompt(conn: sqlite3.Connection, session_id: str,
         " custom_attributes FROM spans WHERE session_id = ? ORDER BY timestamp, id", [session_id]).fetchall()
     by_trace: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        attrs = json.loads(r["custom_attributes"] or "{}")
+        attrs = object_of(r["custom_attributes"])
         by_trace.setdefault(r["trace_id"], []).append({
             "timestamp": iso(r["timestamp"]), "duration_ms": round(r["duration_ms"], 3), "name": r["name"],
             "span_id": r["span_id"], "parent_span_id": r["parent_span_id"], "status_code": r["status_code"],

@@ -6,13 +6,13 @@ prompt's log records carry). Records before the first prompt (settings, plugins)
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ccmonitor.queries import names
+from ccmonitor.queries.attributes import object_of
 from ccmonitor.queries.buckets import iso
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.sessions import list_sessions
@@ -56,7 +56,7 @@ def _prompt(prompt_id: str | None) -> dict[str, Any]:
 
 
 def _add(p: dict[str, Any], row: dict[str, Any]) -> None:
-    name, attrs = row["event_name"], json.loads(row["custom_attributes"] or "{}")
+    name, attrs = row["event_name"], object_of(row["custom_attributes"])
     p["timestamp"] = p["timestamp"] or iso(row["timestamp"])
     step: dict[str, Any] = {"timestamp": iso(row["timestamp"]), "event": name}
     if name == names.USER_PROMPT:
@@ -66,9 +66,9 @@ def _add(p: dict[str, Any], row: dict[str, Any]) -> None:
     if name == names.API_REQUEST:
         step.update({k: row[k] for k in ("model", "cost_usd", "duration_ms", *TOKEN_COLUMNS)})
         p["api_requests"] += 1
-        p["cost_usd"] = round(p["cost_usd"] + (row["cost_usd"] or 0), 6)
+        p["cost_usd"] = round(p["cost_usd"] + _number(row["cost_usd"]), 6)
         for c in TOKEN_COLUMNS:
-            p[c] += row[c] or 0
+            p[c] += _number(row[c])
     elif name in (names.API_ERROR, names.RETRIES_EXHAUSTED):
         step.update({k: row[k] for k in ("model", "status_code", "error", "attempt", "duration_ms")})
         step["total_attempts"] = attrs.get("total_attempts")
@@ -79,6 +79,11 @@ def _add(p: dict[str, Any], row: dict[str, Any]) -> None:
     elif name == names.ASSISTANT_RESPONSE:
         step.update(model=row["model"], response_length=attrs.get("response_length"))
     p["steps"].append(step)
+
+
+def _number(value: object) -> int | float:
+    """A numeric column's value; 0 for NULL or for text a hand-typed row may hold there."""
+    return value if isinstance(value, int | float) else 0
 
 
 def _tool(p: dict[str, Any], row: dict[str, Any], attrs: dict[str, Any]) -> None:

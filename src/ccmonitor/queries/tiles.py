@@ -16,7 +16,7 @@ from typing import Any
 
 from ccmonitor.queries import names
 from ccmonitor.queries.filters import Filters
-from ccmonitor.queries.rollups import totals
+from ccmonitor.queries.rollups import totals, whole
 from ccmonitor.queries.sessions import session_where
 
 
@@ -32,7 +32,7 @@ def tiles(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
     def total(name: str, kind: str | None = None) -> float:
         return sum(v for (n, k), v in sums.items() if n == name and kind in (None, k))
 
-    tokens = {t: int(total(names.TOKENS, t)) for t in names.TOKEN_TYPES}
+    tokens = {t: whole(total(names.TOKENS, t)) for t in names.TOKEN_TYPES}
     counts = {k[0]: int(v) for k, v in totals(conn, "events", f, (names.API_REQUEST, names.API_ERROR),
                                                   ("event_name",)).items()}
     return {
@@ -41,12 +41,12 @@ def tiles(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
         "cache_read_tokens": tokens["cacheRead"],
         "cache_creation_tokens": tokens["cacheCreation"],
         "cost_usd": round(total(names.COST), 6),
-        "sessions": int(total(names.SESSIONS)),
+        "sessions": whole(total(names.SESSIONS)),
         "active_users": active_users(conn, f),
-        "lines_added": int(total(names.LINES, "added")),
-        "lines_removed": int(total(names.LINES, "removed")),
-        "commits": int(total(names.COMMITS)),
-        "pull_requests": int(total(names.PULL_REQUESTS)),
+        "lines_added": whole(total(names.LINES, "added")),
+        "lines_removed": whole(total(names.LINES, "removed")),
+        "commits": whole(total(names.COMMITS)),
+        "pull_requests": whole(total(names.PULL_REQUESTS)),
         "active_time_cli_s": round(total(names.ACTIVE_TIME, "cli"), 3),
         "active_time_user_s": round(total(names.ACTIVE_TIME, "user"), 3),
         "api_requests": counts.get(names.API_REQUEST, 0),

@@ -11,7 +11,7 @@ from typing import Any
 from ccmonitor.queries import names
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.percentiles import percentiles
-from ccmonitor.queries.rollups import totals
+from ccmonitor.queries.rollups import totals, whole
 
 
 def tool_usage(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
@@ -46,5 +46,5 @@ def edit_decisions(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]
         key = (str(tool or "unknown"), str(language or "unknown"))
         e = out.setdefault(key, {"tool": key[0], "language": key[1], "accept": 0, "reject": 0})
         if decision in ("accept", "reject"):
-            e[str(decision)] += int(n)
+            e[str(decision)] = whole(e[str(decision)] + n)
     return sorted(out.values(), key=lambda e: (-e["accept"] - e["reject"], e["tool"], e["language"]))

@@ -5,7 +5,8 @@ Every error, including unknown paths and wrong methods, has one shape:
     {"error": {"code": "<machine code>", "message": "<one line for a human>"}}
 400 invalid_parameter, 401 unauthenticated (web/auth.py), 404 not_found, 405 method_not_allowed,
 503 database_unavailable (locked or missing; retry), 500 internal_error. The handlers live on this
-sub-application, so they never touch the OTLP routes next to it.
+sub-application, so they never touch the OTLP routes next to it. Answers are encoded by
+queries/encoding.py, as `ccmonitor report --json` is: a number that overflowed is null.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ccmonitor.errors import CcmonitorError, InputError
-from ccmonitor.queries import activity, facets, periods, sessions, story
+from ccmonitor.queries import activity, encoding, facets, periods, sessions, story
 from ccmonitor.queries.buckets import bucket_seconds, iso_unix
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.panels import PANELS, overview
@@ -31,6 +32,11 @@ from ccmonitor.web.pool import Pool
 
 log = logging.getLogger(__name__)
 HTTP_CODES = {400: "invalid_parameter", 401: "unauthenticated", 404: "not_found", 405: "method_not_allowed"}
+
+
+class Document(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return encoding.dumps(content).encode()
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
@@ -59,7 +65,7 @@ def app(pool: Pool) -> Starlette:
         def query(conn: sqlite3.Connection) -> dict[str, Any]:
             return {"range": range_of(f), "empty": not has_data(conn), "panels": overview(conn, f)}
 
-        return JSONResponse(await pool.run(query))
+        return Document(await pool.run(query))
 
     async def panel_endpoint(request: Request) -> JSONResponse:
         panel = PANELS.get(request.path_params["name"])
@@ -67,32 +73,32 @@ def app(pool: Pool) -> Starlette:
             raise HTTPException(404, f"no panel {request.path_params['name']!r}; see /api/openapi.json")
         f = params.filters(request.query_params)
         data = await pool.run(lambda conn: panel.query(conn, f))
-        return JSONResponse({"range": range_of(f), "panel": panel.name, "data": data})
+        return Document({"range": range_of(f), "panel": panel.name, "data": data})
 
     async def sessions_endpoint(request: Request) -> JSONResponse:
         q = request.query_params
         f = params.filters(q)
         limit, offset = params.integer(q, "limit", sessions.PAGE), params.integer(q, "offset", 0, 10**9)
         data = await pool.run(lambda conn: sessions.list_sessions(conn, f, limit, offset))
-        return JSONResponse({"range": range_of(f), **data})
+        return Document({"range": range_of(f), **data})
 
     async def session_endpoint(request: Request) -> JSONResponse:
         session_id = request.path_params["session_id"]
         data = await pool.run(lambda conn: story.session_story(conn, session_id))
         if data is None:
             raise HTTPException(404, f"no session {session_id!r}")
-        return JSONResponse(data)
+        return Document(data)
 
     async def prompt_endpoint(request: Request) -> JSONResponse:
         prompt_id = request.path_params["prompt_id"]
         data = await pool.run(lambda conn: activity.prompt_text(conn, prompt_id))
         if data is None:
             raise HTTPException(404, f"no prompt {prompt_id!r}")
-        return JSONResponse(data)
+        return Document(data)
 
     async def facets_endpoint(request: Request) -> JSONResponse:
         f = params.filters(request.query_params)
-        return JSONResponse({"range": range_of(f), **await pool.run(lambda conn: facets.facets(conn, f))})
+        return Document({"range": range_of(f), **await pool.run(lambda conn: facets.facets(conn, f))})
 
     async def report_endpoint(request: Request) -> JSONResponse:
         """What `ccmonitor report NAME --server URL --json` prints, computed here (queries/periods.py)."""
@@ -100,10 +106,10 @@ def app(pool: Pool) -> Starlette:
         if name not in periods.REPORTS:
             raise HTTPException(404, f"no report {name!r}; choose one of {', '.join(periods.REPORTS)}")
         f, zone, breakdown = params.filters(q), params.zone(q), q.get("breakdown", "") in ("1", "true", "yes")
-        return JSONResponse(await pool.run(lambda conn: periods.report(conn, name, f, zone, breakdown)))
+        return Document(await pool.run(lambda conn: periods.report(conn, name, f, zone, breakdown)))
 
     async def openapi_endpoint(request: Request) -> JSONResponse:
-        return JSONResponse(document())
+        return Document(document())
 
     get = ["GET", "HEAD"]
     routes = [

@@ -6,7 +6,9 @@
     limit, offset        paging of lists
     tz                   IANA zone of a report's days, weeks and months (default UTC)
 
-A time without a zone is UTC. Anything invalid is an InputError naming the parameter (400).
+A time without a zone is UTC; any time that parses is read within 1970..9999 UTC (queries/filters.py
+clamps it), so year 1 or 9999 in any zone answers. Anything invalid is an InputError naming the
+parameter (400).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ export function color(i) {
 
 function label(iso, bucketSeconds, spanSeconds) {
   const d = new Date(iso);
+  if (bucketSeconds >= 4 * 604800) return d.toLocaleDateString(undefined, { year: "numeric", month: "short" });
   if (bucketSeconds >= 86400) return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
   const time = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
   if (spanSeconds <= 86400) return time;
