@@ -47,6 +47,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Request bytes being decoded at once before new requests get 503"),
     Setting("commit_timeout_s", float, 30.0, "How long a request waits for its commit before 503"),
     Setting("busy_timeout_ms", int, 5000, "How long a write waits on a locked database before 503"),
+    Setting("header_timeout_s", float, 10.0, "A connection must send its request headers (HTTP) or its HTTP/2"
+            " preface (gRPC) within this many seconds of connecting, or is closed"),
+    Setting("body_timeout_s", float, 30.0, "A request body that sends nothing for this many seconds gets 408"
+            " and its connection closed (HTTP)"),
+    Setting("keepalive_timeout_s", int, 15, "An idle connection between requests is closed after this many"
+            " seconds (HTTP keep-alive; gRPC max connection idle)"),
+    Setting("max_connections", int, 1000, "Open connections per port; at the limit a new HTTP connection closes"
+            " the oldest idle one (503 if none is idle), a new gRPC one is refused"),
     Setting("synchronous", str, "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL"),
     Setting("store_prompts", bool, True, "Keep prompt text; when false no prompt text is stored anywhere"),
     Setting("auth_token", str, None, "If set, OTLP, the dashboard, the API and /stats require it (Bearer, or"
@@ -69,6 +77,10 @@ class Config:
     max_inflight_bytes: int = 64 * 1024 * 1024
     commit_timeout_s: float = 30.0
     busy_timeout_ms: int = 5000
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keepalive_timeout_s: int = 15
+    max_connections: int = 1000
     synchronous: str = "FULL"
     store_prompts: bool = True
     auth_token: str | None = None
@@ -104,6 +116,9 @@ class Config:
             raise ConfigError(f"synchronous must be FULL, NORMAL or EXTRA, got {self.synchronous!r}")
         for name in ("max_body_bytes", "queue_max_records", "max_inflight_bytes"):
             if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive")
+        for name in ("header_timeout_s", "body_timeout_s", "keepalive_timeout_s", "max_connections"):
+            if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
 
     def replace(self, **changes: Any) -> Config:

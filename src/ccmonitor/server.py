@@ -22,6 +22,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from ccmonitor import connections
 from ccmonitor.config import Config
 from ccmonitor.errors import ConfigError
 from ccmonitor.ingest import Ingest
@@ -34,7 +35,6 @@ from ccmonitor.web.app import routes as web_routes
 from ccmonitor.web.auth import RequireToken
 
 log = logging.getLogger(__name__)
-MAX_CONCURRENT_REQUESTS = 256  # beyond this uvicorn answers 503 itself: bounded memory
 
 
 class _Uvicorn(uvicorn.Server):
@@ -99,7 +99,10 @@ class Server:
         otlp = otlp_http.routes(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
         ops = status.routes(c.db, store.probe_writable, ingest.counters.snapshot,
                             lambda: dict(store.last_commit), lambda: store.queued)
-        self._grpc = otlp_grpc.create_server(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
+        limits = connections.Limits.of(c)
+        connections.reserve_descriptors(limits)
+        self._grpc = otlp_grpc.create_server(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token,
+                                             limits=limits)
         address = f"[{c.host}]:{grpc_port}" if ":" in c.host else f"{c.host}:{grpc_port}"
         try:
             grpc_bound = self._grpc.add_insecure_port(address)
@@ -115,8 +118,10 @@ class Server:
         apps = [(Starlette(routes=otlp + ops, middleware=guard), http_sock),
                 (Starlette(routes=otlp + ops + web_routes(c), middleware=guard), app_sock)]
         for app, sock in apps:
+            # No limit_concurrency: it counts idle sockets too; connections.py bounds them per port.
             server = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                             limit_concurrency=MAX_CONCURRENT_REQUESTS, http="httptools",
+                                             http=connections.protocol(limits), ws="none",
+                                             timeout_keep_alive=limits.keepalive_timeout_s,
                                              timeout_graceful_shutdown=15))
             self._servers.append(server)
             self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import grpc
 
+from ccmonitor.connections import Limits
 from ccmonitor.errors import CcmonitorError
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import decode
 from ccmonitor.otlp.http import check_token
 from ccmonitor.otlp.signals import SIGNALS, Signal
+
+MAX_STREAMS = 100  # per connection; a Collector exports with ~10 at once, Claude Code with 3
+MAX_CONNECTION_AGE_S = 30 * 60  # even a busy connection (never idle) reconnects now and then
 
 
 def _handler(ingest: Ingest, signal: Signal, auth_token: str | None) -> grpc.RpcMethodHandler:
@@ -30,12 +34,21 @@ def _handler(ingest: Ingest, signal: Signal, auth_token: str | None) -> grpc.Rpc
     return grpc.unary_unary_rpc_method_handler(export)
 
 
-def create_server(ingest: Ingest, *, max_body_bytes: int, auth_token: str | None) -> grpc.aio.Server:
+def create_server(ingest: Ingest, *, max_body_bytes: int, auth_token: str | None, limits: Limits) -> grpc.aio.Server:
+    # The HTTP ports' limits (connections.py) in grpc's terms. grpc cannot shed idle connections, so at
+    # max_connections a new one is refused until the idle and handshake timers free a slot.
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_body_bytes),
             ("grpc.so_reuseport", 0),  # a busy port must fail, not be silently shared
-        ]
+            ("grpc.max_allowed_incoming_connections", limits.max_connections),
+            ("grpc.server_handshake_timeout_ms", int(limits.header_timeout_s * 1000)),
+            ("grpc.max_connection_idle_ms", limits.keepalive_timeout_s * 1000),
+            ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_S * 1000),  # grpc adds +-10% jitter
+            ("grpc.max_connection_age_grace_ms", int(limits.drain_s * 1000)),
+            ("grpc.max_concurrent_streams", MAX_STREAMS),
+        ],
+        maximum_concurrent_rpcs=limits.max_connections,  # RESOURCE_EXHAUSTED beyond: OTLP clients retry it
     )
     for signal in SIGNALS.values():
         server.add_generic_rpc_handlers(
