@@ -4,6 +4,12 @@
 back to the OTLP `event_name` field, then the `event.name` attribute, then `log`, and keep their body
 in custom_attributes. A `<REDACTED>` prompt (prompt logging off) is stored as NULL with its length;
 with store_prompts off no prompt text is kept anywhere.
+
+A numeric column whose value is outside its bound (ccmonitor/bounds.py: a negative token count,
+2**63-1 ms) keeps the event and moves the value out of the column into custom_attributes, as a value
+the parser can't read already is: the API request or error still happened and is counted, its other
+columns hold, no sum includes the absurd number, and the value is still there to look at. Nothing is
+rejected, so the response is a partial_success warning (0 rejected, a message naming the columns).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from ccmonitor.bounds import EVENT_COLUMNS
 from ccmonitor.otlp.origin import Origin, record_key
 from ccmonitor.otlp.values import (
     any_value,
@@ -50,11 +57,13 @@ EVENT_FIELDS: tuple[tuple[str, Any], ...] = (
     ("status_code", as_int),
     ("attempt", as_int),
 )
+_FIELDS = tuple((column, parse, EVENT_COLUMNS.get(column)) for column, parse in EVENT_FIELDS)
 
 
 def to_batch(request: ExportLogsServiceRequest, store_prompts: bool) -> tuple[Batch, int, str]:
     batch = Batch("logs")
     seen: dict[bytes, int] = {}
+    outside: dict[str, int] = {}  # column -> events whose value there was out of bounds
     received = now_unix_nano()
     for rl in request.resource_logs:
         for sl in rl.scope_logs:
@@ -65,13 +74,21 @@ def to_batch(request: ExportLogsServiceRequest, store_prompts: bool) -> tuple[Ba
                 seen[raw] = n + 1
                 # the same record twice in one request is two records, not a resend
                 key = record_key(origin.digest, raw, n.to_bytes(4, "little")) if n else record_key(origin.digest, raw)
-                event = _event(record, origin, key, received, store_prompts)
+                event = _event(record, origin, key, received, store_prompts, outside)
                 batch.events.append(event)
                 batch.note_session(event.session_id, origin.attribute_set)
-    return batch, 0, ""
+    return batch, 0, _warning(outside)
 
 
-def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: bool) -> Event:
+def _warning(outside: dict[str, int]) -> str:
+    if not outside:
+        return ""
+    columns = ", ".join(f"{c} ({n}x, not in {EVENT_COLUMNS[c].text()})" for c, n in outside.items())
+    return f"events kept, values outside their range moved to custom_attributes: {columns}"[:500]
+
+
+def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: bool,
+           outside: dict[str, int]) -> Event:
     attrs = origin.merged(record.attributes)
     identity = origin.identity(attrs)
     name, body_kept = _event_name(record, attrs.get("event.name"))
@@ -101,7 +118,7 @@ def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: 
 
     columns: list[Any] = []
     pop = attrs.pop
-    for column, parse in EVENT_FIELDS:
+    for column, parse, bound in _FIELDS:
         raw = pop(column, None)
         if raw is None:  # most columns are absent from most events: the hot path
             value = None
@@ -109,6 +126,9 @@ def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: 
             value = raw if isinstance(raw, str) else json.dumps(raw)
         else:
             value = parse(raw)
+            if bound is not None and value is not None and not bound.holds(value):
+                outside[column] = outside.get(column, 0) + 1
+                value = None
             if value is None:
                 attrs[column] = raw
         columns.append(value)

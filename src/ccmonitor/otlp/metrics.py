@@ -4,7 +4,9 @@ Claude Code sends monotonic Sums (DELTA by default, CUMULATIVE when the user ask
 CUMULATIVE points into increments per series (store/series.py), so each point carries its series key:
 resource + scope + metric name + all point attributes. Gauges are stored as sent; histograms and
 summaries as their sum, with count (and buckets) kept in custom_attributes. Points without a usable
-value (NaN/Inf, empty metrics) are rejected and reported through partial_success.
+value (NaN/Inf, empty metrics) or with one outside its metric's bound (ccmonitor/bounds.py: a raw
+CUMULATIVE value is a running total, bounded as one) are rejected and reported through
+partial_success; the request's other points are stored.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, DataPointFlags
 
+from ccmonitor.bounds import metric_problem
 from ccmonitor.otlp.origin import Origin, digest, record_key, sorted_attributes_bytes
 from ccmonitor.otlp.values import as_text, now_unix_nano, timestamp_text
 from ccmonitor.records import Batch, MetricPoint
@@ -42,39 +45,50 @@ def to_batch(request: ExportMetricsServiceRequest, store_prompts: bool) -> tuple
                 data = getattr(metric, kind)
                 head = digest(origin.digest, metric.name.encode(), kind.encode(),
                               str(getattr(data, "aggregation_temporality", 0)).encode())
+                cumulative = kind in ("sum", "histogram", "exponential_histogram") and (
+                    data.aggregation_temporality == CUMULATIVE
+                )
+                temporality = (cumulative, kind != "sum" or data.is_monotonic)
                 for point in data.data_points:
-                    row = _point(metric, kind, data, point, origin, head)
-                    if row is None:
-                        if not point.flags & NO_VALUE:
-                            rejected += 1
-                            reasons.append(f"metric {metric.name!r} has a point without a finite value")
+                    if point.flags & NO_VALUE:
                         continue
+                    value, extra = _value(kind, point)
+                    problem = metric_problem(metric.name, value, cumulative)
+                    if problem is not None:
+                        rejected += 1
+                        reasons.append(f"metric {metric.name!r} {problem}")
+                        continue
+                    row = _point(metric, point, value, extra, origin, head, temporality)
                     batch.metrics.append(row)
                     batch.note_session(row.session_id, origin.attribute_set)
     return batch, rejected, "; ".join(dict.fromkeys(reasons))[:500]
 
 
-def _value(kind: str, point: Any) -> tuple[float | None, dict[str, Any]]:
+def _finite(values: Any) -> list[Any]:
+    """Non-finite floats as text, as any_value does: JSON (and SQLite's JSON functions) have none."""
+    return [v if math.isfinite(v) else str(v) for v in values]
+
+
+def _value(kind: str, point: Any) -> tuple[float, dict[str, Any]]:
+    """The point's value (NaN if it has none) and what else of it we keep."""
     if kind in ("sum", "gauge"):
         which = point.WhichOneof("value")
-        value = point.as_int if which == "as_int" else point.as_double if which == "as_double" else None
-        return (None if value is None else float(value)), {}
+        value = point.as_int if which == "as_int" else point.as_double if which == "as_double" else math.nan
+        return float(value), {}
     extra: dict[str, Any] = {"otel.count": point.count}
     if kind == "histogram":
         extra["otel.bucket_counts"] = list(point.bucket_counts)
-        extra["otel.explicit_bounds"] = list(point.explicit_bounds)
+        extra["otel.explicit_bounds"] = _finite(point.explicit_bounds)
     if kind == "summary":
-        extra["otel.quantiles"] = {str(q.quantile): q.value for q in point.quantile_values}
+        extra["otel.quantiles"] = dict(zip((str(q.quantile) for q in point.quantile_values),
+                                           _finite(q.value for q in point.quantile_values), strict=True))
     has_sum = kind == "summary" or point.HasField("sum")
-    return (point.sum if has_sum else None), extra
+    return (point.sum if has_sum else math.nan), extra
 
 
-def _point(metric: Any, kind: str, data: Any, point: Any, origin: Origin, head: bytes) -> MetricPoint | None:
-    if point.flags & NO_VALUE:
-        return None
-    value, extra = _value(kind, point)
-    if value is None or not math.isfinite(value):
-        return None
+def _point(metric: Any, point: Any, value: float, extra: dict[str, Any], origin: Origin, head: bytes,
+           temporality: tuple[bool, bool]) -> MetricPoint:
+    """The row of a point whose value holds; temporality is (cumulative, monotonic)."""
     attrs = origin.merged(point.attributes)
     attrs.update(extra)
     identity = origin.identity(attrs)
@@ -85,10 +99,6 @@ def _point(metric: Any, kind: str, data: Any, point: Any, origin: Origin, head: 
         if text is None and raw is not None:
             attrs[key] = raw
         columns.append(text)
-    cumulative = kind in ("sum", "histogram", "exponential_histogram") and (
-        data.aggregation_temporality == CUMULATIVE
-    )
-    monotonic = kind != "sum" or data.is_monotonic
     return MetricPoint._make((
         record_key(head, point.SerializeToString(deterministic=True)),
         timestamp_text(point.time_unix_nano or now_unix_nano()),
@@ -102,6 +112,5 @@ def _point(metric: Any, kind: str, data: Any, point: Any, origin: Origin, head: 
         digest(origin.digest, metric.name.encode(), sorted_attributes_bytes(point.attributes)),
         point.start_time_unix_nano,
         point.time_unix_nano,
-        cumulative,
-        monotonic,
+        *temporality,
     ))
