@@ -21,9 +21,13 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 from google.protobuf.message import Message
 
 from ccmonitor.errors import DecodeError, PayloadTooLarge, UnsupportedMediaType
+from ccmonitor.otlp import census
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
+# OTLP/JSON's own depth is 6-10; attribute values (kvlist in kvlist) add 3 a level. json_format stops
+# at 100 anyway; refusing earlier keeps the walks below cheap and the error a 400.
+MAX_JSON_DEPTH = 64
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 
 
@@ -38,6 +42,8 @@ def media_type(content_type: str | None) -> str:
 
 
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """Inflate gzip (every member: `gzip(A) + gzip(B)` is one valid gzip body) or deflate, refusing
+    anything that inflates past `limit` while inflating, and any bytes after the last stream."""
     enc = (encoding or "identity").strip().lower()
     if enc in ("", "identity"):
         if len(body) > limit:
@@ -49,52 +55,74 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
         wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS  # zlib-wrapped or raw
     else:
         raise UnsupportedMediaType(f"unsupported content-encoding {enc!r}; use gzip, deflate or identity")
-    inflater = zlib.decompressobj(wbits)
+    parts: list[bytes] = []
+    size = 0
+    rest = body
     try:
-        out = inflater.decompress(body, limit + 1)
-        if len(out) > limit:
-            raise PayloadTooLarge(f"body inflates past the limit of {limit} bytes")
-        if not inflater.eof:
-            raise DecodeError(f"truncated {enc} body")
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            out = inflater.decompress(rest, limit + 1 - size)
+            size += len(out)
+            if size > limit:
+                raise PayloadTooLarge(f"body inflates past the limit of {limit} bytes")
+            parts.append(out)
+            if not inflater.eof:
+                raise DecodeError(f"truncated {enc} body")
+            rest = inflater.unused_data
+            if not rest:
+                break
+            if wbits != 16 + zlib.MAX_WBITS:
+                raise DecodeError(f"{len(rest)} bytes after the end of the {enc} stream")
     except zlib.error as exc:
         raise DecodeError(f"invalid {enc} body: {exc}") from None
-    return out
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def parse(body: bytes, mt: str, request_type: type[Message]) -> Message:
+def parse(body: bytes, mt: str, request_type: type[Message], signal: str, max_records: int) -> Message:
+    """Decode a request, refusing more than `max_records` records before building any of them."""
     message = request_type()
     if mt == PROTOBUF:
+        census.count_protobuf(body, signal, max_records)
         try:
             message.ParseFromString(body)
         except (ProtobufDecodeError, RuntimeError, ValueError) as exc:
             raise DecodeError(f"invalid protobuf {request_type.__name__}: {exc}") from None
+        census.check_attributes(message, signal)
         return message
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise DecodeError(f"invalid JSON: {exc}") from None
+        raise DecodeError(f"invalid JSON: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise DecodeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(doc, dict):
         raise DecodeError("JSON body must be an object")
+    _rewrite_ids(doc)
+    census.count_json(doc, signal, max_records)
     try:
-        json_format.ParseDict(_ids_to_base64(doc), message, ignore_unknown_fields=True)
+        json_format.ParseDict(doc, message, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-        raise DecodeError(f"invalid OTLP/JSON {request_type.__name__}: {exc}") from None
+        raise DecodeError(f"invalid OTLP/JSON {request_type.__name__}: {str(exc)[:200]}") from None
+    census.check_attributes(message, signal)
     return message
 
 
-def _ids_to_base64(node: Any) -> Any:
-    """Rewrite hex trace/span ids in place to the base64 that protobuf-JSON expects."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _ID_KEYS and isinstance(value, str):
-                node[key] = _hex_to_base64(value)
-            elif isinstance(value, (dict, list)):
-                _ids_to_base64(value)
-    elif isinstance(node, list):
-        for item in node:
-            if isinstance(item, (dict, list)):
-                _ids_to_base64(item)
-    return node
+def _rewrite_ids(doc: dict[str, Any]) -> None:
+    """Check the nesting depth and rewrite hex trace/span ids in place to the base64 that
+    protobuf-JSON expects; iterative, so no depth can exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise DecodeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _ID_KEYS and isinstance(value, str):
+                    node[key] = _hex_to_base64(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1))
+        else:
+            stack.extend((item, depth + 1) for item in node if isinstance(item, (dict, list)))
 
 
 def _hex_to_base64(value: str) -> str:
@@ -104,5 +132,5 @@ def _hex_to_base64(value: str) -> str:
         try:  # already base64 (a protobuf-JSON encoder)?
             base64.b64decode(value, validate=True)
             return value
-        except binascii.Error:
+        except (binascii.Error, ValueError):  # ValueError: not even ASCII
             raise DecodeError(f"trace/span id {value[:40]!r} is neither hex nor base64") from None

@@ -1,0 +1,91 @@
+"""census: the record count before decoding, equal to what decoding finds, and cheap to refuse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from google.protobuf.internal.encoder import _VarintBytes
+
+from capture import ALL, requests
+from ccmonitor.errors import DecodeError, PayloadTooLarge
+from ccmonitor.otlp import census, decode
+from ccmonitor.otlp.signals import SIGNALS
+
+
+def parsed_count(signal: str, body: bytes) -> int:
+    """Resources, scopes, metrics, records and points, as the decoded message holds them."""
+    message = SIGNALS[signal].request_type.FromString(body)
+    n = 0
+    for resource in getattr(message, f"resource_{'spans' if signal == 'traces' else signal}"):
+        n += 1
+        for scope in getattr(resource, f"scope_{'spans' if signal == 'traces' else signal}"):
+            n += 1
+            if signal == "logs":
+                n += len(scope.log_records)
+            elif signal == "traces":
+                n += len(scope.spans)
+            else:
+                for metric in scope.metrics:
+                    kind = metric.WhichOneof("data")
+                    n += 1 + (1 + len(getattr(metric, kind).data_points) if kind else 0)
+    return n
+
+
+def protobuf_captures() -> list[tuple[str, bytes]]:
+    out = []
+    for scenario in ALL:
+        for c in requests(scenario):
+            if c.transport != "httpjson":
+                out.append((c.signal, decode.decompress(c.wire, c.headers.get("content-encoding"), 1 << 26)))
+    return out
+
+
+def test_counts_every_real_capture_like_the_decoder() -> None:
+    bodies = protobuf_captures()
+    assert {signal for signal, _ in bodies} == {"logs", "metrics", "traces"}
+    for signal, body in bodies:
+        assert census.count_protobuf(body, signal, 1 << 30) == parsed_count(signal, body) > 0
+
+
+def test_json_counts_match_the_protobuf_counts() -> None:
+    for c in requests("http-json"):
+        doc = json.loads(decode.decompress(c.wire, c.headers.get("content-encoding"), 1 << 26))
+        pb = SIGNALS[c.signal].request_type()
+        decode.json_format.ParseDict(doc, pb, ignore_unknown_fields=True)
+        assert census.count_json(doc, c.signal, 1 << 30) == parsed_count(c.signal, pb.SerializeToString())
+
+
+def empty_records(n: int) -> bytes:
+    records = b"\x12\x00" * n  # ScopeLogs.log_records, each an empty LogRecord
+    resource = b"\x12" + _VarintBytes(len(records)) + records
+    return b"\x0a" + _VarintBytes(len(resource)) + resource
+
+
+def test_more_records_than_the_limit_is_payload_too_large() -> None:
+    body = empty_records(524_000)  # the 1 MB an 1 KB gzip body inflates to
+    with pytest.raises(PayloadTooLarge, match="more than 20000 records"):
+        census.count_protobuf(body, "logs", 20_000)
+    assert census.count_protobuf(empty_records(100), "logs", 102) == 102
+
+
+def test_the_walk_stops_at_the_limit() -> None:
+    """Truncated far past the limit: refused as too many records, so the tail was never read."""
+    body = empty_records(1000)[:-3]
+    with pytest.raises(DecodeError):
+        census.count_protobuf(body, "logs", 10_000)
+    with pytest.raises(PayloadTooLarge):
+        census.count_protobuf(body, "logs", 50)
+
+
+@pytest.mark.parametrize("body", [b"\x0a\x05\x12", b"\x0a\xff", b"\x0b\x00", b"\x0a" + b"\xff" * 11])
+def test_malformed_wire_is_a_decode_error(body: bytes) -> None:
+    with pytest.raises(DecodeError):
+        census.count_protobuf(body, "logs", 100)
+
+
+def test_json_shapes_json_format_rejects_count_as_nothing() -> None:
+    doc = {"resourceLogs": [5, {"scopeLogs": "x"}, {"scopeLogs": [{"logRecords": [{}, {}]}]}]}
+    assert census.count_json(doc, "logs", 100) == 3 + 1 + 2
+    with pytest.raises(PayloadTooLarge):
+        census.count_json({"resourceLogs": [{}] * 11}, "logs", 10)
