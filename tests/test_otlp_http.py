@@ -4,12 +4,15 @@ Bad input gets a clear error, the server keeps serving, and nothing stored befor
 from __future__ import annotations
 
 import gzip
+import logging
 import socket
 import sqlite3
+import time
 import zlib
 
 import httpx
 import pytest
+from google.protobuf.internal.encoder import _VarintBytes
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
@@ -146,3 +149,105 @@ def test_bearer_token_percent_encoded_or_not(server_factory) -> None:
 def test_wrong_method_and_path(server) -> None:
     assert httpx.get(f"http://127.0.0.1:{server.http_port}/v1/logs").status_code == 405
     assert post(server, "/v1/nothing", LOGS.wire, PB).status_code == 404
+
+
+def test_multi_member_gzip_stores_every_member(server) -> None:
+    """gzip(A) + gzip(B) is one valid gzip body: both halves' records are stored, not just A's."""
+    first, second = requests("http-protobuf")[0], requests("grpc")[0]
+    assert first.signal == second.signal == "logs"
+    body = gzip.compress(first.wire) + gzip.compress(second.wire)
+    # two requests' bytes concatenated are one valid protobuf request holding both (repeated fields append)
+    r = post(server, "/v1/logs", body, {**PB, "content-encoding": "gzip"})
+    assert r.status_code == 200
+    assert rows(server) == 16 + 16
+
+
+def amplification_body(records: int) -> bytes:
+    recs = b"\x12\x00" * records
+    resource = b"\x12" + _VarintBytes(len(recs)) + recs
+    return gzip.compress(b"\x0a" + _VarintBytes(len(resource)) + resource, 9)
+
+
+def test_amplification_body_is_refused_before_decoding(server) -> None:
+    wire = amplification_body(524_000)
+    assert len(wire) < 1100  # ~1 KB on the wire, 1 MB of half a million empty log records inflated
+    r = post(server, "/v1/logs", wire, {**PB, "content-encoding": "gzip"})
+    assert r.status_code == 413 and "more than 20000 records" in status_of(r).message
+    assert "retry-after" not in r.headers
+    assert rows(server) == 0
+    assert httpx.get(server.url("/health"), timeout=10).status_code == 200
+    assert post(server, "/v1/logs", LOGS.wire, PB).status_code == 200
+
+
+def test_record_limit_is_a_setting(server_factory) -> None:
+    server = server_factory(max_records_per_request=17)  # the capture: 1 resource, 1 scope, 16 records = 18
+    r = post(server, "/v1/logs", LOGS.wire, PB)
+    assert r.status_code == 413 and "more than 17 records" in status_of(r).message
+    assert rows(server) == 0
+
+
+def test_json_nested_900_deep_is_400_not_retryable(server) -> None:
+    value = '{"stringValue":"x"}'
+    for _ in range(900):
+        value = '{"arrayValue":{"values":[' + value + "]}}"
+    body = ('{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":' + value + "}]}]}]}").encode()
+    r = post(server, "/v1/logs", body, {"content-type": "application/json"})
+    assert r.status_code == 400 and "nested deeper than 64" in status_of(r).message
+    assert "retry-after" not in r.headers
+    r = post(server, "/v1/logs", b"[" * 200_000 + b"]" * 200_000, {"content-type": "application/json"})
+    assert r.status_code == 400
+
+
+def padding(size: int) -> bytes:
+    """A valid ExportLogsServiceRequest of `size` bytes holding only an unknown field: 0 records."""
+    return b"\x1a" + _VarintBytes(size) + b"p" * size
+
+
+def test_bodies_still_arriving_count_against_the_inflight_budget(server_factory) -> None:
+    server = server_factory(max_inflight_bytes=1_000_000, max_body_bytes=900_000)
+    head = (b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            b"Content-Length: 800000\r\n\r\n")
+    stalled = socket.create_connection(("127.0.0.1", server.http_port), timeout=10)
+    try:
+        stalled.sendall(head + b"p" * 700_000)  # all but 100 KB: held while it is being received
+        refused = None
+        deadline = time.monotonic() + 10
+        while refused is None and time.monotonic() < deadline:
+            r = post(server, "/v1/logs", padding(400_000), PB)
+            if r.status_code == 503:
+                refused = r
+            time.sleep(0.05)
+        assert refused is not None, "a body still being received did not count against the budget"
+        assert refused.headers["retry-after"] and "already held" in status_of(refused).message
+    finally:
+        stalled.close()
+    deadline = time.monotonic() + 10
+    while (r := post(server, "/v1/logs", padding(400_000), PB)).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert r.status_code == 200  # released when the stalled sender went away
+
+
+def test_a_client_hanging_up_mid_body_is_one_debug_line(server, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    head = (b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            b"Content-Length: 100000\r\n\r\n")
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as s:
+            s.sendall(head + b"p" * 5000)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [r for r in caplog.records if "went away" in r.getMessage()]
+        if len(lines) == 3:
+            break
+        time.sleep(0.05)
+    assert [r.levelname for r in lines] == ["DEBUG"] * 3
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert post(server, "/v1/logs", LOGS.wire, PB).status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Bearer x%41y", "Bearer%20x%41y", "bearer   x%41y"])
+def test_a_token_holding_a_percent_sign_matches_as_sent(server_factory, header: str) -> None:
+    server = server_factory(auth_token="x%41y")
+    assert post(server, "/v1/logs", LOGS.wire, {**PB, "authorization": header}).status_code == 200
+    assert post(server, "/v1/logs", LOGS.wire, {**PB, "authorization": "Bearer xAy"}).status_code == 401
+    assert httpx.get(server.url("/stats"), headers={"authorization": header}, timeout=10).status_code == 200

@@ -42,9 +42,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("http_port", int, 4318, "OTLP/HTTP port"),
     Setting("app_port", int, 5000, "Dashboard, JSON API, /health, /stats and OTLP /v1/* port"),
     Setting("max_body_bytes", int, 16 * 1024 * 1024, "Largest accepted request body after decompression"),
+    Setting("max_records_per_request", int, 20_000,
+            "Most records (resources, scopes, metrics, log records, data points, spans) in one request; more"
+            " gets 413 before decoding. A Collector in front must batch fewer (send_batch_max_size)"),
     Setting("queue_max_records", int, 20_000, "Records waiting for commit before new requests get 503"),
     Setting("max_inflight_bytes", int, 64 * 1024 * 1024,
-            "Request bytes being decoded at once before new requests get 503"),
+            "Request bytes held at once (being received, inflated or decoded) before new requests get 503"),
     Setting("commit_timeout_s", float, 30.0, "How long a request waits for its commit before 503"),
     Setting("busy_timeout_ms", int, 5000, "How long a write waits on a locked database before 503"),
     Setting("header_timeout_s", float, 10.0, "A connection must send its request headers (HTTP) or its HTTP/2"
@@ -73,6 +76,7 @@ class Config:
     http_port: int = 4318
     app_port: int = 5000
     max_body_bytes: int = 16 * 1024 * 1024
+    max_records_per_request: int = 20_000
     queue_max_records: int = 20_000
     max_inflight_bytes: int = 64 * 1024 * 1024
     commit_timeout_s: float = 30.0
@@ -114,7 +118,7 @@ class Config:
                 raise ConfigError(f"{name} must be 0-65535, got {port}")
         if self.synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ConfigError(f"synchronous must be FULL, NORMAL or EXTRA, got {self.synchronous!r}")
-        for name in ("max_body_bytes", "queue_max_records", "max_inflight_bytes"):
+        for name in ("max_body_bytes", "queue_max_records", "max_inflight_bytes", "max_records_per_request"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive")
         for name in ("header_timeout_s", "body_timeout_s", "keepalive_timeout_s", "max_connections"):

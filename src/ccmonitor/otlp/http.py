@@ -10,29 +10,42 @@ streaming.
 from __future__ import annotations
 
 import hmac
+import logging
 from urllib.parse import unquote
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ccmonitor.errors import CcmonitorError, PayloadTooLarge, RetryableError, Unauthenticated
+from ccmonitor.inflight import Hold
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import decode
 from ccmonitor.otlp.signals import SIGNALS, Signal
 
+log = logging.getLogger(__name__)
+
 
 def check_token(header: str | None, token: str | None) -> None:
-    """Accept `Bearer <token>` whether or not the client percent-encoded it (HTTP exporters don't
-    decode OTEL_EXPORTER_OTLP_HEADERS, so `Bearer%20token` arrives literally)."""
+    """Accept `Bearer <token>` as sent or percent-encoded: HTTP exporters don't decode
+    OTEL_EXPORTER_OTLP_HEADERS, so `Bearer%20token` arrives literally. The header is tried as sent,
+    with only the separator decoded, and fully decoded, so a token that itself holds `%41` matches."""
     if not token:
         return
-    given = unquote(header or "").strip()
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+    raw = (header or "").strip()
+    forms = {raw, unquote(raw)}
+    if raw[:9].lower() == "bearer%20":
+        forms.add("Bearer " + raw[9:])
+    want = token.encode()
+    matched = False
+    for form in forms:
+        scheme, _, value = form.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), want):
+            matched = True
+    if not matched:
         raise Unauthenticated("missing or invalid bearer token")
 
 
@@ -49,7 +62,8 @@ def error_response(exc: CcmonitorError, media_type: str) -> Response:
                     media_type=media_type)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, hold: Hold) -> bytes:
+    """The wire body, counted against the in-flight budget chunk by chunk as it arrives."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
@@ -59,6 +73,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        hold.add(len(chunk))
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -70,12 +85,17 @@ def routes(ingest: Ingest, *, max_body_bytes: int, auth_token: str | None) -> li
             try:
                 media_type = decode.media_type(request.headers.get("content-type"))
                 check_token(request.headers.get("authorization"), auth_token)
-                wire = await read_body(request, max_body_bytes)
-                body = decode.decompress(wire, request.headers.get("content-encoding"), max_body_bytes)
+                ingest.admit()
                 transport = "http/json" if media_type == decode.JSON else "http/protobuf"
-                response = await ingest.export(signal, body, media_type, transport)
+                with ingest.inflight.hold() as hold:
+                    wire = await read_body(request, max_body_bytes, hold)
+                    response = await ingest.export(signal, wire, media_type, transport,
+                                                   encoding=request.headers.get("content-encoding"), hold=hold)
             except CcmonitorError as exc:
                 return error_response(exc, media_type)
+            except ClientDisconnect:  # nobody is left to answer; not worth more than a debug line
+                log.debug("client went away before its %s body arrived", signal.name)
+                return Response(status_code=400)
             return Response(encode(response, media_type), media_type=media_type)
 
         return export

@@ -10,10 +10,14 @@ from __future__ import annotations
 import base64
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from ccmonitor.errors import PayloadTooLarge
+
+MAX_ELEMENTS = 10_000  # per array or kvlist attribute value
 
 
 def any_value(v: AnyValue) -> Any:
@@ -28,12 +32,19 @@ def any_value(v: AnyValue) -> Any:
     if kind == "bool_value":
         return v.bool_value
     if kind == "array_value":
-        return [any_value(x) for x in v.array_value.values]
+        return [any_value(x) for x in _bounded(v.array_value.values)]
     if kind == "kvlist_value":
-        return attributes(v.kvlist_value.values)
+        return attributes(_bounded(v.kvlist_value.values))
     if kind == "bytes_value":
         return base64.b64encode(v.bytes_value).decode()
     return None
+
+
+def _bounded(values: Sequence[Any]) -> Sequence[Any]:
+    """An empty element is 2 bytes on the wire: refuse a value holding millions before converting any."""
+    if len(values) > MAX_ELEMENTS:
+        raise PayloadTooLarge(f"an attribute value holds {len(values)} elements; at most {MAX_ELEMENTS} are accepted")
+    return values
 
 
 def attributes(kvs: Iterable[KeyValue]) -> dict[str, Any]:
