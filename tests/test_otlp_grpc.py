@@ -6,6 +6,7 @@ import sqlite3
 
 import grpc
 import pytest
+from google.protobuf.internal.encoder import _VarintBytes
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
 from capture import GRPC_METHOD, requests, snapshot_rows
@@ -70,3 +71,21 @@ def test_locked_database_is_unavailable_then_the_retry_lands(server_factory) -> 
         blocker.close()
     call(server.grpc_port, "logs", logs.wire)
     assert snapshot_rows(server.db_path)["events"] == 16
+
+
+def test_deflate_compressed_messages(server) -> None:
+    for c in requests("grpc"):
+        call(server.grpc_port, c.signal, c.wire, compression=grpc.Compression.Deflate)
+    assert snapshot_rows(server.db_path) == {"metrics": 10, "events": 16, "spans": 0}
+
+
+def test_more_records_than_the_limit_is_refused_whole(server) -> None:
+    """Half a million empty log records in 1 MB (a few KB with gzip): refused before decoding."""
+    records = b"\x12\x00" * 524_000
+    resource = b"\x12" + _VarintBytes(len(records)) + records
+    with pytest.raises(grpc.RpcError) as info:
+        call(server.grpc_port, "logs", b"\x0a" + _VarintBytes(len(resource)) + resource,
+             compression=grpc.Compression.Gzip)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "more than 20000 records" in info.value.details()
+    assert snapshot_rows(server.db_path) == {"metrics": 0, "events": 0, "spans": 0}
