@@ -29,6 +29,7 @@ HUGE, INF = 1e308, float("inf")
 LONG = "x" * 1_000_000
 DAY, MINUTE = "2026-11-27 16:15:00.000", "2026-11-27 16:15:30.500"
 YEAR_1, YEAR_9999, BEFORE_1970 = "0001-01-01 00:00:00.000", "9999-12-31 23:59:59.999", "1969-12-31 23:59:59.000"
+ODD_TIMES = ("2026-11-27T16:20:00Z", "2026-11-27 16:21", "garbage", "")  # typed by hand, not by ingest
 ODD_JSON = ("not json", "[]", '"text"', "null", "1e999", '{"command_name": {"deep": [1, 2, {"x": null}]}}',
             '{"response_length": "many", "total_attempts": 1e308, "tool_use_id": 7}', "")
 SESSIONS = ("s-extreme", "s-years", "s-" + "L" * 5000, "s-null-user")
@@ -46,7 +47,7 @@ def _now() -> str:
 
 
 def _rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    times = (DAY, MINUTE, DAY, YEAR_1, YEAR_9999, BEFORE_1970, _now())
+    times = (DAY, MINUTE, DAY, YEAR_1, YEAR_9999, BEFORE_1970, _now(), *ODD_TIMES)
     metrics, events, spans = [], [], []
     n = 0
     for name in METRIC_NAMES:

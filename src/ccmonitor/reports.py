@@ -66,7 +66,10 @@ def _local(column: str, value: Any, tz: str) -> Any:
     """Session start/end (ISO UTC) as local wall time in the report's zone, to the second."""
     if column not in ("start", "end") or not isinstance(value, str):
         return value
-    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:  # a timestamp typed in by hand in a form we can't read: shown as stored
+        return value
     try:
         local = at.astimezone() if tz == "local" else at.astimezone(ZoneInfo(tz))
     except (OverflowError, ValueError):  # a hand-typed year 1 or 9999 that leaves the calendar there: UTC

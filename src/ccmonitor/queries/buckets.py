@@ -42,6 +42,16 @@ def iso(stored: str | None) -> str | None:
     return stored.replace(" ", "T", 1) + ("Z" if "." in stored else ".000Z")
 
 
+def stored_time(stored: str | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime; None for NULL or text typed in by hand in a form
+    Python can't read (SQLite still compares it as text, so it may be inside a range)."""
+    try:
+        at = datetime.fromisoformat(stored or "")
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
 def iso_unix(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 

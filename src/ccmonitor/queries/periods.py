@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from ccmonitor.queries import names
+from ccmonitor.queries.buckets import stored_time
 from ccmonitor.queries.filters import LATEST, USER_EXPR, Filters, utc_text
 from ccmonitor.queries.models import models
 from ccmonitor.queries.rollups import whole
@@ -87,11 +88,8 @@ def _bounds(conn: sqlite3.Connection, filters: Filters) -> tuple[datetime, datet
         highs += [hi] if hi else []
     if not lows:
         return filters.since, filters.since
-    return _parse(min(lows)), min(_parse(max(highs)), LATEST - SECOND) + SECOND
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    lo, hi = stored_time(min(lows)) or filters.since, stored_time(max(highs)) or filters.until
+    return lo, min(hi, LATEST - SECOND) + SECOND
 
 
 def _key(conn: sqlite3.Connection, by: str, filters: Filters, tz: tzinfo | None) -> tuple[str, list[object]]:

@@ -12,12 +12,11 @@ count its events.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
 from typing import Any
 
 from ccmonitor.queries import names
 from ccmonitor.queries.attributes import COMMAND_NAME
-from ccmonitor.queries.buckets import iso
+from ccmonitor.queries.buckets import iso, stored_time
 from ccmonitor.queries.filters import Filters, utc_text
 from ccmonitor.queries.rollups import whole
 from ccmonitor.store.attribute_sets import session_set
@@ -60,8 +59,8 @@ def list_sessions(conn: sqlite3.Connection, f: Filters, limit: int = PAGE, offse
 
 
 def _summary_row(row: dict[str, Any]) -> dict[str, Any]:
-    first, last = (datetime.fromisoformat(row[k]) for k in ("start", "end"))
-    row["duration_s"] = round((last - first).total_seconds(), 3)
+    first, last = (stored_time(row[k]) for k in ("start", "end"))
+    row["duration_s"] = round((last - first).total_seconds(), 3) if first and last else None
     row["start"], row["end"] = iso(row["start"]), iso(row["end"])
     row.update(prompts=0, api_requests=0, api_errors=0, cost_usd=0.0, tokens=0,
                lines_added=0, lines_removed=0)
