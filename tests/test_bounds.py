@@ -4,6 +4,7 @@ each with its reason, none so wide that a sum of many points at it could overflo
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from ccmonitor.queries import names
 CLAUDE_METRICS = {names.TOKENS, names.COST, names.LINES, names.SESSIONS, names.ACTIVE_TIME, names.COMMITS,
                   names.PULL_REQUESTS, names.EDIT_DECISION}
 EVERY = [*bounds.METRICS.values(), bounds.OTHER_METRIC, *bounds.EVENT_COLUMNS.values()]
+STORAGE_DOC = Path(__file__).parent.parent / "docs" / "storage.md"
 
 
 def test_every_claude_code_metric_has_its_bound() -> None:
@@ -45,3 +47,11 @@ def test_each_bound_says_why_and_keeps_sums_finite_and_exact(bound: bounds.Bound
 ], ids=["at-the-bound", "past-it", "running-total", "negative-running-total", "nan", "other-metric", "minus-inf"])
 def test_metric_problem(name: str, value: float, running_total: bool, problem: str | None) -> None:
     assert bounds.metric_problem(name, value, running_total) == problem
+
+
+@pytest.mark.parametrize(("name", "bound"), [*bounds.METRICS.items(), *bounds.EVENT_COLUMNS.items()],
+                         ids=[*bounds.METRICS, *bounds.EVENT_COLUMNS])
+def test_the_storage_docs_state_each_bound(name: str, bound: bounds.Bound) -> None:
+    names = (f"`{name}`", f"`{name.removeprefix('claude_code.')}`")
+    lines = [line for line in STORAGE_DOC.read_text().splitlines() if any(n in line for n in names)]
+    assert any(f"| {bound.text()} |" in line for line in lines), name

@@ -15,7 +15,9 @@ import httpx
 import pytest
 
 from capture import replay_scenario, requests
-from ccmonitor.errors import ConfigError
+from ccmonitor.errors import ConfigError, StoreUnavailable
+from ccmonitor.store.sqlite import open_database
+from disk import TinyDisk
 
 
 def free_port() -> int:
@@ -121,3 +123,42 @@ def test_serve_prunes_in_the_background(server_factory, tmp_path: Path) -> None:
             break
         time.sleep(0.2)
     assert prompts == ["new"]
+
+
+def existing(db: Path) -> Path:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    open_database(db).close()
+    return db
+
+
+UNUSABLE = {  # scenario -> (make the database path unusable, the cause the one line names)
+    "full-disk-new-database": (lambda disk, tmp: (disk.fill(), disk.root / "new.db")[1], "database or disk is full"),
+    "full-disk-existing-database": (lambda disk, tmp: (existing(disk.root / "old.db"), disk.fill())[0],
+                                    "(the file system is full)"),  # the -shm file cannot grow: SQLITE_IOERR
+    "read-only-disk-existing-database": (lambda disk, tmp: (existing(disk.root / "old.db"), disk.read_only())[0],
+                                         "(read-only file system)"),
+    "read-only-directory-new-database": (lambda disk, tmp: (disk.read_only(), disk.root / "new.db")[1],
+                                         "Read-only file system"),
+    "parent-is-a-file": (lambda disk, tmp: ((tmp / "file").write_text("x"), tmp / "file" / "x.db")[1],
+                         "file is not a directory"),
+}
+
+
+@pytest.mark.parametrize("scenario", UNUSABLE)
+def test_an_unusable_database_is_one_line_at_start(tmp_path: Path, scenario: str) -> None:
+    make, cause = UNUSABLE[scenario]
+    with TinyDisk(tmp_path / "disk") as disk:
+        db = make(disk, tmp_path)
+        proc = subprocess.run([sys.executable, "-m", "ccmonitor", "serve", "--db", str(db), "--grpc-port", "0",
+                               "--http-port", "0", "--app-port", "0"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot open the database {db}: "), proc.stderr
+    assert cause in lines[0]
+
+
+def test_a_full_disk_refuses_to_start_in_process(server_factory, tmp_path: Path) -> None:
+    with TinyDisk(tmp_path / "disk") as disk:
+        disk.fill()
+        with pytest.raises(StoreUnavailable, match="database or disk is full"):
+            server_factory(db=disk.root / "claude_monitoring.db")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from disk import TinyDisk
+
 SEED = (Path(__file__).parent / "data" / "SEED-SCHEMA.md").read_text()
 
 
@@ -105,3 +107,20 @@ def test_migrations_are_recorded_and_idempotent(captures_db: Path) -> None:
     assert names == sorted(name for name, _ in MIGRATIONS)
     assert migrate(conn) == []
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_migration_failing_on_a_full_disk_raises_its_own_error(tmp_path: Path) -> None:
+    """SQLite rolls the transaction back itself after SQLITE_FULL; the runner's ROLLBACK must not then
+    replace the cause with 'cannot rollback - no transaction is active'."""
+    from ccmonitor.store.schema import migrate
+    with TinyDisk(tmp_path / "disk") as disk:
+        conn = sqlite3.connect(disk.root / "m.db", isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at DATETIME NOT NULL)")
+            disk.fill()
+            with pytest.raises(sqlite3.OperationalError, match="^database or disk is full$"):
+                migrate(conn)
+            assert not conn.in_transaction
+        finally:
+            conn.close()

@@ -14,7 +14,7 @@ import click
 
 from ccmonitor import __version__
 from ccmonitor.config import SETTINGS, Config
-from ccmonitor.errors import ConfigError
+from ccmonitor.errors import ConfigError, StoreUnavailable
 from ccmonitor.server import Ports, Server
 
 
@@ -79,6 +79,9 @@ def serve(listen_all: bool, **options: Any) -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except StoreUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 async def _serve(config: Config) -> None:

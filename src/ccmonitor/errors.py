@@ -12,6 +12,8 @@ errors in a single place (otlp/http.py, otlp/grpc.py) and nothing else chooses s
     │   ├── StoreBusy ......... the database stayed locked or could not commit
     │   └── InternalError ..... a bug of ours; retryable so the sender keeps the data
     ├── ConfigError ........... bad setting or unusable port at startup (one line, exit 2)
+    ├── StoreUnavailable ...... the database cannot be opened or written at startup: disk full,
+    │                           read-only, no such directory (one line naming file and cause, exit 1)
     └── DoctorFailure ......... a `ccmonitor doctor` check failed (one line saying what to do, exit 1)
 """
 
@@ -67,6 +69,10 @@ class InternalError(RetryableError):
 
 
 class ConfigError(CcmonitorError):
+    pass
+
+
+class StoreUnavailable(CcmonitorError):
     pass
 
 

@@ -24,7 +24,7 @@ from starlette.middleware import Middleware
 
 from ccmonitor import connections
 from ccmonitor.config import Config
-from ccmonitor.errors import ConfigError
+from ccmonitor.errors import ConfigError, StoreUnavailable
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import grpc as otlp_grpc
 from ccmonitor.otlp import http as otlp_http
@@ -91,13 +91,18 @@ class Server:
         http_sock, app_sock, grpc_probe = bound
         grpc_port = grpc_probe.getsockname()[1]
         grpc_probe.close()  # grpc binds it itself just below (SO_REUSEADDR, so no TIME_WAIT clash)
-        self.store = store = await asyncio.to_thread(
-            SqliteStore, c.db, synchronous=c.synchronous, busy_timeout_ms=c.busy_timeout_ms,
-            queue_max_records=c.queue_max_records)
+        try:
+            self.store = store = await asyncio.to_thread(
+                SqliteStore, c.db, synchronous=c.synchronous, busy_timeout_ms=c.busy_timeout_ms,
+                queue_max_records=c.queue_max_records, commit_timeout_s=c.commit_timeout_s)
+        except StoreUnavailable:
+            http_sock.close()
+            app_sock.close()
+            raise
         ingest = Ingest(store, store_prompts=c.store_prompts, commit_timeout_s=c.commit_timeout_s,
                         max_inflight_bytes=c.max_inflight_bytes)
         otlp = otlp_http.routes(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
-        ops = status.routes(c.db, store.probe_writable, ingest.counters.snapshot,
+        ops = status.routes(c.db, store.health.state, ingest.counters.snapshot,
                             lambda: dict(store.last_commit), lambda: store.queued)
         limits = connections.Limits.of(c)
         connections.reserve_descriptors(limits)

@@ -157,7 +157,8 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL or an I/O error
+                conn.execute("ROLLBACK")
             raise
         applied.append(name)
     return applied
@@ -341,3 +342,17 @@ def _v4_durations_and_sets(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(("0004_duration_histograms_and_attribute_sets", _v4_durations_and_sets))
+
+
+# -- 0005: the writer's heartbeat (issue 9) ------------------------------------------------------------
+# One row the writer rewrites at start-up and, while the store is failing and no request is waiting,
+# every few seconds: a real write, so /health recovers on its own once the cause is gone.
+
+V5_HEARTBEAT = "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at DATETIME NOT NULL)"
+
+
+def _v5_heartbeat(conn: sqlite3.Connection) -> None:
+    conn.execute(V5_HEARTBEAT)
+
+
+MIGRATIONS.append(("0005_writer_heartbeat", _v5_heartbeat))

@@ -1,4 +1,10 @@
-"""GET /health and GET /stats (the published design's bridge endpoints)."""
+"""GET /health and GET /stats (the published design's bridge endpoints).
+
+/health answers from the writer's recorded state (store/health.py), in memory on the event loop: no
+database lock and no worker thread, so a busy but healthy server is never reported down and a
+failing one (full disk, read-only file) is. 200 {"status": "ok", "version", "db_writable": true}, or
+503 {"status": "unavailable", "reason", "since", "db_writable": false, "version"}.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +27,14 @@ def _iso(t: float | None) -> str | None:
     return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def routes(db: Path, writable: Callable[[], bool], counters: Callable[[], dict[str, Any]],
+def routes(db: Path, writer_state: Callable[[], tuple[str | None, float]], counters: Callable[[], dict[str, Any]],
            last_received: Callable[[], dict[str, float]], queued: Callable[[], int]) -> list[Route]:
     async def health(request: Request) -> JSONResponse:
-        ok = await asyncio.to_thread(writable)
-        body = {"status": "ok" if ok else "unavailable", "version": __version__, "db_writable": ok}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        reason, since = writer_state()
+        if reason is None:
+            return JSONResponse({"status": "ok", "version": __version__, "db_writable": True})
+        return JSONResponse({"status": "unavailable", "reason": reason, "since": _iso(since), "db_writable": False,
+                             "version": __version__}, status_code=503)
 
     def _stats() -> dict[str, Any]:
         conn = reader(db)

@@ -1,0 +1,147 @@
+"""The writer's health as /health reports it, on real failures: a full tmpfs, a lock held past
+busy_timeout, a transaction stalled past the commit timeout; and a busy but healthy server stays 200."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ccmonitor.store.sqlite import HEARTBEAT_S, connect
+from conftest import RunningServer
+from disk import TinyDisk
+from otlp_builders import event_request
+
+_n = itertools.count()
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[TinyDisk]:
+    with TinyDisk(tmp_path / "disk") as mounted:
+        yield mounted
+
+
+def export(server: RunningServer, session: str, records: int = 10, pad: int = 0) -> int:
+    body = event_request([{"event.name": "tool_result", "session.id": session, "n": next(_n), "pad": "x" * pad}
+                          for _ in range(records)]).SerializeToString()
+    return httpx.post(f"http://127.0.0.1:{server.http_port}/v1/logs", content=body,
+                      headers={"content-type": "application/x-protobuf"}, timeout=30).status_code
+
+
+def health(server: RunningServer) -> httpx.Response:
+    return httpx.get(server.url("/health"), timeout=5)
+
+
+def wait_for(server: RunningServer, status: int, within_s: float) -> float:
+    """Poll /health until it answers `status`; returns how long that took."""
+    started = time.monotonic()
+    while health(server).status_code != status:
+        assert time.monotonic() - started < within_s, f"/health did not become {status} within {within_s} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def stored(db: Path, session: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM events WHERE session_id = ?", (session,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def health_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "ccmonitor.store.health"]
+
+
+def test_full_disk_is_503_then_health_recovers_by_itself(server_factory, disk: TinyDisk,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ccmonitor.store.health")
+    server = server_factory(db=disk.root / "data" / "claude_monitoring.db")
+    assert export(server, "before") == 200 and health(server).status_code == 200
+    # Leave less room than one export needs: the failed commit leaves its partly written WAL frames
+    # behind, where a small write would still fit (the heartbeat must not take that for recovery).
+    disk.fill(leave=200 * 1024)
+    assert export(server, "while-full", records=500, pad=1000) == 503
+    r = health(server)
+    body = r.json()
+    assert r.status_code == 503 and body["status"] == "unavailable" and body["db_writable"] is False
+    assert body["reason"].startswith("disk full") and "SQLITE_FULL" in body["reason"]
+    assert body["since"].endswith("Z") and body["version"]
+    time.sleep(2.5 * HEARTBEAT_S)  # heartbeats ran while full
+    assert health(server).status_code == 503
+
+    disk.free()
+    wait_for(server, 200, within_s=4 * HEARTBEAT_S)  # no client needed: the heartbeat found the space
+    assert health(server).json() == {"status": "ok", "version": body["version"], "db_writable": True}
+    assert export(server, "after") == 200
+    assert stored(server.db_path, "after") == 10 and stored(server.db_path, "while-full") == 0
+    lines = health_lines(caplog)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("database not writable: disk full")
+    assert lines[1].startswith("database writable again")
+
+
+def test_a_lock_held_past_busy_timeout_is_503_until_released(server_factory, tmp_path: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ccmonitor.store.health")
+    server = server_factory(busy_timeout_ms=200)
+    other = connect(server.db_path)
+    other.execute("BEGIN IMMEDIATE")  # another process writing, for longer than the writer waits
+    try:
+        assert export(server, "locked-out") == 503
+        r = health(server)
+        assert r.status_code == 503 and r.json()["reason"].startswith("locked longer than the busy timeout")
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    wait_for(server, 200, within_s=4 * HEARTBEAT_S)
+    assert export(server, "after") == 200
+    assert len(health_lines(caplog)) == 2
+
+
+def test_a_writer_stuck_in_one_transaction_is_503(server_factory) -> None:
+    server = server_factory(busy_timeout_ms=20_000, commit_timeout_s=0.3)
+    other = connect(server.db_path)
+    other.execute("BEGIN IMMEDIATE")  # the writer waits on it inside its transaction (busy_timeout 20 s)
+    statuses: list[int] = []
+    sender = threading.Thread(target=lambda: statuses.append(export(server, "stuck")))
+    try:
+        sender.start()
+        wait_for(server, 503, within_s=10)
+        assert health(server).json()["reason"].startswith("stalled")
+    finally:
+        other.execute("COMMIT")
+        other.close()
+        sender.join()
+    assert statuses == [503]  # the request gave up after commit_timeout_s; its rows commit later
+    wait_for(server, 200, within_s=5)  # the commit that ended the stall recovered it
+
+
+def test_health_stays_ok_while_ingest_floods_the_writer(server) -> None:
+    stop = threading.Event()
+    sent: list[int] = []
+
+    def flood(name: str) -> None:
+        while not stop.is_set():
+            sent.append(export(server, name, records=500, pad=200))
+
+    senders = [threading.Thread(target=flood, args=(f"flood-{i}",)) for i in range(3)]
+    for t in senders:
+        t.start()
+    try:
+        answers = []
+        while len(sent) < 40:
+            answers.append(health(server).status_code)
+    finally:
+        stop.set()
+        for t in senders:
+            t.join()
+    assert set(answers) == {200} and len(answers) > 10
+    assert set(sent) <= {200, 503} and 200 in sent  # a full queue may answer 503; /health must not
