@@ -17,6 +17,7 @@ import pytest
 
 from capture import replay_scenario, snapshot_rows
 from ccmonitor import retention
+from ccmonitor.errors import StoreBusy
 from ccmonitor.queries.filters import utc_text
 from ccmonitor.store.sqlite import connect, open_database
 from conftest import make_config
@@ -100,6 +101,93 @@ def test_prune_beside_a_server_that_keeps_ingesting(server_factory, tmp_path: Pa
         assert scalar(db, f"SELECT COUNT(*) FROM {table} WHERE timestamp < ?", CUT) == 0
     assert scalar(db, "SELECT COUNT(*) FROM metrics") > 0
     assert scalar(db, "SELECT COUNT(*) FROM metric_series WHERE series_key = ?", b"live-series") == 1
+
+
+class LockHolder(threading.Thread):
+    """Another writer: holds BEGIN IMMEDIATE for each of `holds` seconds, with short gaps between."""
+
+    def __init__(self, db: Path, holds: tuple[float, ...]) -> None:
+        super().__init__()
+        self.db, self.holds = db, holds
+        self.holding = threading.Event()
+
+    def run(self) -> None:
+        conn = connect(self.db)
+        try:
+            for hold in self.holds:
+                conn.execute("BEGIN IMMEDIATE")
+                self.holding.set()
+                time.sleep(hold)
+                conn.execute("COMMIT")
+                time.sleep(0.05)
+        finally:
+            conn.close()
+
+
+def test_prune_waits_out_a_writer_that_holds_the_lock_past_busy_timeout(tmp_path: Path) -> None:
+    db = tmp_path / "contended.db"
+    fill(db, 3000, OLD)
+    holder = LockHolder(db, holds=(1.0, 0.5, 0.5, 0.5))  # each longer than prune's busy_timeout
+    holder.start()
+    holder.holding.wait()
+    conn = connect(db, busy_timeout_ms=100)
+    try:
+        counts = retention.count(conn, CUT)
+        done = retention.prune(conn, CUT, batch=250)
+        blanked = retention.blank_prompts(conn, CUT)
+        retention.vacuum(conn)
+    finally:
+        conn.close()
+        holder.join()
+    assert counts == done == {"metrics": 3000, "events": 3000, "spans": 3000, "metric_series": 0}
+    assert blanked == 0 and snapshot_rows(db) == {"metrics": 0, "events": 0, "spans": 0}
+
+
+def test_prune_gives_up_after_its_patience_with_one_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "held.db"
+    fill(db, 100, OLD)
+    holder = LockHolder(db, holds=(2.0,))
+    holder.start()
+    holder.holding.wait()
+    conn = connect(db, busy_timeout_ms=100)
+    try:
+        with pytest.raises(StoreBusy, match=r"^the database stayed locked for 0.5 s \(another process kept writing"):
+            retention.prune(conn, CUT, patience_s=0.5)
+        holder.join()
+        assert retention.prune(conn, CUT)["events"] == 100  # the connection is fine afterwards
+    finally:
+        conn.close()
+
+
+def test_a_stale_snapshot_is_retried_not_raised(tmp_path: Path) -> None:
+    """SQLITE_BUSY_SNAPSHOT: a read transaction older than another writer's commit cannot become a write,
+    and busy_timeout does not wait for it; only a new transaction helps."""
+    db = tmp_path / "snapshot.db"
+    fill(db, 10, OLD)
+    conn, other = connect(db), connect(db)
+    attempts: list[int] = []
+
+    def stale_snapshot(table: str) -> None:
+        conn.execute("BEGIN")
+        conn.execute("SELECT COUNT(*) FROM events").fetchone()
+        other.execute(f"DELETE FROM {table}")  # another process commits after our read
+
+    def delete() -> int:
+        attempts.append(1)
+        return conn.execute("DELETE FROM events WHERE timestamp < ?", (CUT,)).rowcount
+
+    try:
+        stale_snapshot("spans")
+        with pytest.raises(sqlite3.OperationalError) as info:
+            delete()
+        assert info.value.sqlite_errorname == "SQLITE_BUSY_SNAPSHOT"
+        conn.execute("ROLLBACK")
+        stale_snapshot("metrics")
+        attempts.clear()
+        assert retention.patiently(conn, delete) == 10 and len(attempts) == 2
+    finally:
+        conn.close()
+        other.close()
 
 
 def test_dry_run_count_is_what_prune_deletes(tmp_path: Path) -> None:

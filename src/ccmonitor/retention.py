@@ -3,10 +3,12 @@
 Safe beside a running server (or while `ccmonitor serve` runs in another process): every step is its
 own short `BEGIN IMMEDIATE` transaction of at most `batch` rows, followed by a pause at least as long
 as the transaction took, so the ingest writer (busy_timeout 5 s) always gets the lock within a few
-milliseconds. Blanking keeps the event and its prompt_length; it removes the `prompt` column and the
-prompt attributes the ingest side would drop with store_prompts off. Space returns through
-`PRAGMA incremental_vacuum` (new databases are created with auto_vacuum=INCREMENTAL; an older file
-keeps its size but reuses the freed pages).
+milliseconds. A step that finds the database locked anyway (a writer holding it longer than
+busy_timeout, or SQLITE_BUSY_SNAPSHOT, which busy_timeout never waits for) is retried with backoff
+for up to LOCK_PATIENCE_S before it fails with one line (issue 9). Blanking keeps the event and its
+prompt_length; it removes the `prompt` column and the prompt attributes the ingest side would drop
+with store_prompts off. Space returns through `PRAGMA incremental_vacuum` (new databases are created
+with auto_vacuum=INCREMENTAL; an older file keeps its size but reuses the freed pages).
 """
 
 from __future__ import annotations
@@ -19,15 +21,20 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from ccmonitor.config import Config
+from ccmonitor.errors import StoreBusy
 from ccmonitor.otlp.logs import PROMPT_BODY_EVENTS, PROMPT_KEYS
 from ccmonitor.queries.filters import utc_text
+from ccmonitor.store.health import LOCKED, kind
 from ccmonitor.store.sqlite import connect
 
 log = logging.getLogger(__name__)
 TABLES = ("metrics", "events", "spans")
 BATCH = 2000
+LOCK_PATIENCE_S = 120.0  # how long one step waits out other writers before prune gives up
+T = TypeVar("T")
 Progress = Callable[[str, int], None]
 _REMOVE = ", ".join(f"'$.{k}'" for k in PROMPT_KEYS)
 _HAS_PROMPT = " OR ".join(f"json_type(custom_attributes, '$.{k}') IS NOT NULL" for k in PROMPT_KEYS)
@@ -47,8 +54,31 @@ def cutoff(age: timedelta, now: datetime | None = None) -> str:
     return utc_text((now or datetime.now(UTC)) - age)
 
 
+def patiently(conn: sqlite3.Connection, attempt: Callable[[], T], patience_s: float = LOCK_PATIENCE_S) -> T:
+    """attempt(), again after a growing pause while the database is locked, for up to patience_s.
+    A stale read snapshot (SQLITE_BUSY_SNAPSHOT) needs a new transaction, so ours is rolled back first."""
+    deadline, pause = time.monotonic() + patience_s, 0.05
+    while True:
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if kind(exc) != LOCKED:
+                raise
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if time.monotonic() + pause > deadline:
+                raise StoreBusy(f"the database stayed locked for {patience_s:g} s (another process kept writing to"
+                                " it); nothing more was changed, run the same command again later") from None
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
+
+
 def count(conn: sqlite3.Connection, before: str | None, prompts_before: str | None = None) -> dict[str, int]:
     """What prune() and blank_prompts() would touch (for --dry-run and the progress bar's totals)."""
+    return patiently(conn, lambda: _count(conn, before, prompts_before))
+
+
+def _count(conn: sqlite3.Connection, before: str | None, prompts_before: str | None) -> dict[str, int]:
     out = {}
     if before is not None:
         for t in TABLES:
@@ -62,22 +92,27 @@ def count(conn: sqlite3.Connection, before: str | None, prompts_before: str | No
     return out
 
 
-def _step(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
+def _step(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], patience_s: float) -> int:
     """One short write transaction, then yield the lock for at least as long as we held it."""
-    started = time.monotonic()
-    conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for the ingest writer's commit
-    try:
-        changed = conn.execute(sql, params).rowcount
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    time.sleep(max(0.005, time.monotonic() - started))
+    def attempt() -> tuple[int, float]:
+        conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for the ingest writer's commit
+        started = time.monotonic()
+        try:
+            changed = conn.execute(sql, params).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # SQLite has already rolled back after SQLITE_FULL or an I/O error
+                conn.execute("ROLLBACK")
+            raise
+        return changed, time.monotonic() - started
+
+    changed, held = patiently(conn, attempt, patience_s)
+    time.sleep(max(0.005, held))
     return changed
 
 
 def prune(conn: sqlite3.Connection, before: str, batch: int = BATCH, progress: Progress | None = None,
-          halt: threading.Event | None = None) -> dict[str, int]:
+          halt: threading.Event | None = None, patience_s: float = LOCK_PATIENCE_S) -> dict[str, int]:
     """Delete rows older than `before` (UTC text) and series state not updated since; returns counts."""
     done = dict.fromkeys((*TABLES, "metric_series"), 0)
     steps = [(t, f"DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE timestamp < ? ORDER BY timestamp "
@@ -86,7 +121,7 @@ def prune(conn: sqlite3.Connection, before: str, batch: int = BATCH, progress: P
                                    f"metric_series WHERE updated_at < ? LIMIT {int(batch)})"))
     for name, sql in steps:
         while not (halt and halt.is_set()):
-            n = _step(conn, sql, (before,))
+            n = _step(conn, sql, (before,), patience_s)
             done[name] += n
             if progress and n:
                 progress(name, n)
@@ -96,36 +131,46 @@ def prune(conn: sqlite3.Connection, before: str, batch: int = BATCH, progress: P
 
 
 def blank_prompts(conn: sqlite3.Connection, before: str, after: str = "", batch: int = BATCH,
-                  progress: Progress | None = None, halt: threading.Event | None = None) -> int:
+                  progress: Progress | None = None, halt: threading.Event | None = None,
+                  patience_s: float = LOCK_PATIENCE_S) -> int:
     """Remove prompt text from rows with after <= timestamp < before, keeping the rows."""
     total = 0
     for table, (cond, update) in BLANK.items():
         cursor = (after, 0)
+        select = (f"SELECT timestamp, id FROM {table} WHERE (timestamp, id) > (?, ?) AND timestamp < ? AND {cond}"
+                  f" ORDER BY timestamp, id LIMIT {int(batch)}")
         while not (halt and halt.is_set()):
-            ids = conn.execute(f"SELECT timestamp, id FROM {table} WHERE (timestamp, id) > (?, ?) AND timestamp < ?"
-                               f" AND {cond} ORDER BY timestamp, id LIMIT {int(batch)}", (*cursor, before)).fetchall()
+            params = (*cursor, before)
+            ids = patiently(conn, lambda: conn.execute(select, params).fetchall(), patience_s)  # noqa: B023 (called now)
             if not ids:
                 break
             cursor = tuple(ids[-1])
-            n = _step(conn, f"{update} WHERE id IN ({', '.join('?' * len(ids))})", tuple(i for _, i in ids))
+            n = _step(conn, f"{update} WHERE id IN ({', '.join('?' * len(ids))})", tuple(i for _, i in ids), patience_s)
             total += n
             if progress:
                 progress("prompts", n)
     return total
 
 
-def vacuum(conn: sqlite3.Connection, pages: int = 1000, halt: threading.Event | None = None) -> int:
+def vacuum(conn: sqlite3.Connection, pages: int = 1000, halt: threading.Event | None = None,
+           patience_s: float = LOCK_PATIENCE_S) -> int:
     """Return free pages to the file system, a few at a time; returns the pages freed."""
-    freed = 0
-    while not (halt and halt.is_set()):
+    def attempt() -> tuple[int, float]:
         free = conn.execute("PRAGMA freelist_count").fetchone()[0]
         if free == 0 or conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-            break
+            return 0, 0.0
         started = time.monotonic()
         # executescript steps the pragma to the end; execute() would stop after its first page
         conn.executescript(f"PRAGMA incremental_vacuum({min(free, int(pages))})")
-        freed += free - conn.execute("PRAGMA freelist_count").fetchone()[0]
-        time.sleep(max(0.005, time.monotonic() - started))
+        return free - conn.execute("PRAGMA freelist_count").fetchone()[0], time.monotonic() - started
+
+    freed = 0
+    while not (halt and halt.is_set()):
+        n, took = patiently(conn, attempt, patience_s)
+        if not n:
+            break
+        freed += n
+        time.sleep(max(0.005, took))
     return freed
 
 
@@ -166,6 +211,8 @@ async def retention_loop(config: Config, stop_event: asyncio.Event, interval_s: 
             prompts_after = next_after  # rows before the last cutoff are blank now; scan only newer ones
             if any(done.values()):
                 log.info("retention: %s", ", ".join(f"{k} {v}" for k, v in done.items() if v))
+        except StoreBusy as exc:
+            log.warning("retention pass stopped: %s; retrying in %.0f s", exc, interval_s)
         except Exception:
             log.exception("retention pass failed; retrying in %.0f s", interval_s)
         if not stop.done():

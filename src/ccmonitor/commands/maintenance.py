@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ccmonitor import __version__, reports, retention
 from ccmonitor.commands.options import database, db_option, duration, open_reader
+from ccmonitor.errors import StoreBusy
 from ccmonitor.queries.status import database_stats
 from ccmonitor.store.sqlite import connect
 
@@ -35,7 +36,8 @@ def stats_command(db: Path | None, as_json: bool) -> None:
               help="Blank prompt text older than AGE, keeping the events (e.g. 7d).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted or blanked.")
 def prune_command(db: Path | None, older_than: str | None, prompts_older_than: str | None, dry_run: bool) -> None:
-    """Delete old telemetry in small batches, then give the space back; safe while `serve` runs."""
+    """Delete old telemetry in small batches, then give the space back; safe while `serve` runs
+    (it waits out a busy writer, up to two minutes per step, before it stops with one line)."""
     if older_than is None and prompts_older_than is None:
         raise click.UsageError("give --older-than AGE and/or --prompts-older-than AGE")
     now = datetime.now(UTC)
@@ -62,6 +64,8 @@ def prune_command(db: Path | None, older_than: str | None, prompts_older_than: s
             bar.update(task, description="vacuuming")
             done["pages_freed"] = retention.vacuum(conn)
             bar.update(task, description="done", completed=sum(counts.values()) or 1)
+    except StoreBusy as exc:
+        raise click.ClickException(f"prune stopped: {exc}") from None
     finally:
         conn.close()
     reports.render_mapping("prune", done, "table", sys.stdout)
