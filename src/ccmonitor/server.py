@@ -75,6 +75,7 @@ class Server:
         self._servers: list[_Uvicorn] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._grpc: grpc.aio.Server | None = None
+        self._ingest: Ingest | None = None
 
     async def start(self) -> Ports:
         c = self.config
@@ -99,8 +100,9 @@ class Server:
             http_sock.close()
             app_sock.close()
             raise
-        ingest = Ingest(store, store_prompts=c.store_prompts, commit_timeout_s=c.commit_timeout_s,
-                        max_inflight_bytes=c.max_inflight_bytes)
+        self._ingest = ingest = Ingest(store, store_prompts=c.store_prompts, commit_timeout_s=c.commit_timeout_s,
+                                       max_inflight_bytes=c.max_inflight_bytes, max_body_bytes=c.max_body_bytes,
+                                       max_records=c.max_records_per_request)
         otlp = otlp_http.routes(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
         ops = status.routes(c.db, store.health.state, ingest.counters.snapshot,
                             lambda: dict(store.last_commit), lambda: store.queued)
@@ -152,6 +154,8 @@ class Server:
         if self._grpc is not None:
             await self._grpc.stop(grace=10)
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._ingest is not None:
+            await asyncio.to_thread(self._ingest.close)
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
 
