@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from google.protobuf import json_format
 from google.protobuf.internal.encoder import _VarintBytes
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from capture import ALL, requests
 from ccmonitor.errors import DecodeError, PayloadTooLarge
+from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import census, decode
 from ccmonitor.otlp.signals import SIGNALS
 
@@ -89,3 +92,30 @@ def test_json_shapes_json_format_rejects_count_as_nothing() -> None:
     assert census.count_json(doc, "logs", 100) == 3 + 1 + 2
     with pytest.raises(PayloadTooLarge):
         census.count_json({"resourceLogs": [{}] * 11}, "logs", 10)
+
+
+def logs_request(attributes: int = 0, elements: int = 0) -> bytes:
+    request = SIGNALS["logs"].request_type()
+    record = request.resource_logs.add().scope_logs.add().log_records.add()
+    for i in range(attributes):
+        record.attributes.add(key=f"k{i}")
+    if elements:
+        record.attributes.add(key="list").value.array_value.values.extend(
+            AnyValue(int_value=i) for i in range(elements))
+    return request.SerializeToString()
+
+
+@pytest.mark.parametrize("media_type", [decode.PROTOBUF, decode.JSON])
+def test_attribute_stuffed_records_are_refused_before_conversion(media_type: str) -> None:
+    def body(message: bytes) -> bytes:
+        if media_type == decode.PROTOBUF:
+            return message
+        return json_format.MessageToJson(SIGNALS["logs"].request_type.FromString(message)).encode()
+
+    ingest = Ingest(store=None)  # type: ignore[arg-type]  # decode only
+    batch, _, _ = ingest.decode(SIGNALS["logs"], body(logs_request(attributes=1024)), media_type)
+    assert batch.size == 1
+    with pytest.raises(PayloadTooLarge, match="1025 attributes"):
+        ingest.decode(SIGNALS["logs"], body(logs_request(attributes=1025)), media_type)
+    with pytest.raises(PayloadTooLarge, match="10001 elements"):
+        ingest.decode(SIGNALS["logs"], body(logs_request(elements=10_001)), media_type)
