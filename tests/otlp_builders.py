@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
+from google.protobuf import json_format
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -12,6 +15,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 T0 = 1_795_796_355_000_000_000
+M = TypeVar("M", bound=Message)
 
 
 def kv(key: str, value: Any) -> KeyValue:
@@ -60,3 +64,17 @@ def event_request(events: list[dict[str, Any]], *, resource: dict | None = None)
         rec.body.string_value = "claude_code." + attrs["event.name"]
         rec.attributes.extend(kv(k, v) for k, v in attrs.items())
     return req
+
+
+MEDIA = {"protobuf": "application/x-protobuf", "json": "application/json"}
+
+
+def post_export(port: int, signal: str, request: Message, encoding: str, response_type: type[M]) -> M:
+    """POST a request to /v1/<signal> in either encoding; the decoded Export*ServiceResponse of a 200."""
+    body = request.SerializeToString() if encoding == "protobuf" else json_format.MessageToJson(request).encode()
+    r = httpx.post(f"http://127.0.0.1:{port}/v1/{signal}", content=body,
+                   headers={"content-type": MEDIA[encoding]}, timeout=30)
+    assert r.status_code == 200, r.text
+    if encoding == "protobuf":
+        return response_type.FromString(r.content)
+    return json_format.Parse(r.text, response_type())

@@ -7,14 +7,11 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import httpx
 import pytest
-from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
-from otlp_builders import event_request
+from otlp_builders import MEDIA, event_request, post_export
 
-MEDIA = {"protobuf": "application/x-protobuf", "json": "application/json"}
 POISON = {"event.name": "api_request", "session.id": "s1", "model": "claude-opus-5-5", "input_tokens": -5,
           "output_tokens": 2**63 - 1, "cache_read_tokens": 5000, "cost_usd": 1e308,
           "duration_ms": "99999999999999999999999",  # past int64: it used to fail the writer's batch (a 503 forever)
@@ -24,14 +21,7 @@ GOOD = {"event.name": "api_request", "session.id": "s1", "model": "claude-opus-5
 
 
 def export(server: Any, events: list[dict[str, Any]], encoding: str) -> ExportLogsServiceResponse:
-    req = event_request(events)
-    body = req.SerializeToString() if encoding == "protobuf" else json_format.MessageToJson(req).encode()
-    r = httpx.post(f"http://127.0.0.1:{server.http_port}/v1/logs", content=body,
-                   headers={"content-type": MEDIA[encoding]}, timeout=30)
-    assert r.status_code == 200, r.text
-    if encoding == "protobuf":
-        return ExportLogsServiceResponse.FromString(r.content)
-    return json_format.Parse(r.text, ExportLogsServiceResponse())
+    return post_export(server.http_port, "logs", event_request(events), encoding, ExportLogsServiceResponse)
 
 
 def rows(server: Any) -> list[dict[str, Any]]:

@@ -7,17 +7,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import httpx
 import pytest
-from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
 
-from otlp_builders import CUMULATIVE, DELTA, T0, kv, sum_request
+from otlp_builders import CUMULATIVE, DELTA, MEDIA, T0, kv, post_export, sum_request
 
-MEDIA = {"protobuf": "application/x-protobuf", "json": "application/json"}
 TOKENS = "claude_code.token.usage"
 
 
@@ -40,13 +37,7 @@ def add_metric(req: ExportMetricsServiceRequest, name: str, values: list[float |
 
 
 def export(server: Any, req: ExportMetricsServiceRequest, encoding: str) -> ExportMetricsServiceResponse:
-    body = req.SerializeToString() if encoding == "protobuf" else json_format.MessageToJson(req).encode()
-    r = httpx.post(f"http://127.0.0.1:{server.http_port}/v1/metrics", content=body,
-                   headers={"content-type": MEDIA[encoding]}, timeout=30)
-    assert r.status_code == 200, r.text
-    if encoding == "protobuf":
-        return ExportMetricsServiceResponse.FromString(r.content)
-    return json_format.Parse(r.text, ExportMetricsServiceResponse())
+    return post_export(server.http_port, "metrics", req, encoding, ExportMetricsServiceResponse)
 
 
 def stored(server: Any) -> list[tuple[str, float]]:
