@@ -1,0 +1,28 @@
+"""queries/attributes: custom_attributes read defensively, in Python and in SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from ccmonitor.queries.attributes import COMMAND_NAME, object_of
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"a": 1}', {"a": 1}), (None, {}), ("", {}), ("not json", {}), ("[1, 2]", {}), ("5", {}),
+    ("[" * 100_000, {}),
+])
+def test_object_of_is_always_a_dict(text: str | None, expected: dict[str, object]) -> None:
+    assert object_of(text) == expected
+
+
+def test_command_name_never_raises_on_text_that_is_not_json() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE events (custom_attributes TEXT)")
+    rows = ['{"command_name": "/exit"}', '{"other": 1}', 'not json "command_name"', None, "{}"]
+    conn.executemany("INSERT INTO events VALUES (?)", [(r,) for r in rows])
+    got = [r[0] for r in conn.execute(f"SELECT {COMMAND_NAME} FROM events ORDER BY rowid")]
+    assert got == ["/exit", None, None, None, None]
+    with pytest.raises(sqlite3.OperationalError):  # what the guard protects against
+        conn.execute("SELECT json_extract(custom_attributes, '$.command_name') FROM events").fetchall()
