@@ -77,6 +77,8 @@ def server(_captures_db_master: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def open_page(browser: webdriver.Chrome, url: str) -> None:
+    browser.get("about:blank")
+    browser.get_log("browser")  # drop what an earlier test's page logged after its server stopped
     browser.get(url)
     WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.body.dataset.loads") == "1")
 
@@ -224,6 +226,7 @@ def test_auto_refresh_picks_up_new_data(browser: webdriver.Chrome, tmp_path: Pat
                    headers={"content-type": "application/x-protobuf"}, timeout=10)
         WebDriverWait(browser, 25).until(lambda d: tile(d, "api_requests") == "1")
     finally:
+        browser.get("about:blank")  # its 10 s refresh must not fire at the stopped server
         running.stop()
 
 
