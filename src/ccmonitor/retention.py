@@ -28,6 +28,7 @@ from ccmonitor.errors import StoreBusy
 from ccmonitor.otlp.logs import PROMPT_BODY_EVENTS, PROMPT_KEYS
 from ccmonitor.queries.filters import utc_text
 from ccmonitor.store.health import LOCKED, kind
+from ccmonitor.store.schema import write_transaction
 from ccmonitor.store.sqlite import connect
 
 log = logging.getLogger(__name__)
@@ -95,15 +96,9 @@ def _count(conn: sqlite3.Connection, before: str | None, prompts_before: str | N
 def _step(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], patience_s: float) -> int:
     """One short write transaction, then yield the lock for at least as long as we held it."""
     def attempt() -> tuple[int, float]:
-        conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for the ingest writer's commit
-        started = time.monotonic()
-        try:
+        with write_transaction(conn):  # BEGIN IMMEDIATE waits up to busy_timeout for the ingest writer
+            started = time.monotonic()
             changed = conn.execute(sql, params).rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # SQLite has already rolled back after SQLITE_FULL or an I/O error
-                conn.execute("ROLLBACK")
-            raise
         return changed, time.monotonic() - started
 
     changed, held = patiently(conn, attempt, patience_s)

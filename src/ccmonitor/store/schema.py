@@ -14,8 +14,9 @@ millisecond and the 64-bit digest to collide.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ccmonitor.store import attribute_sets, histograms
 from ccmonitor.store.aggregates import Rollup
@@ -139,6 +140,20 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE .. COMMIT, rolled back on any error, unless SQLite already rolled back itself
+    (it does after SQLITE_FULL or an I/O error, and a second ROLLBACK would hide that cause)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in order; returns the names applied. Caller holds no transaction."""
     conn.execute(
@@ -149,17 +164,11 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     for name, step in MIGRATIONS:
         if name in done:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             step(conn)
             conn.execute(
                 "INSERT INTO schema_migrations(name, applied_at) VALUES (?, datetime('now'))", (name,)
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL or an I/O error
-                conn.execute("ROLLBACK")
-            raise
         applied.append(name)
     return applied
 

@@ -28,7 +28,7 @@ from ccmonitor.records import EVENT_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Batch
 from ccmonitor.store import files
 from ccmonitor.store.attribute_sets import record_sessions
 from ccmonitor.store.health import FULL, LOCKED, WriterHealth, kind
-from ccmonitor.store.schema import ROLLUP_KEYS, migrate, refresh_rollups
+from ccmonitor.store.schema import ROLLUP_KEYS, migrate, refresh_rollups, write_transaction
 from ccmonitor.store.series import SeriesState
 
 log = logging.getLogger(__name__)
@@ -91,14 +91,8 @@ def open_database(path: Path, synchronous: str = "FULL", busy_timeout_ms: int = 
 
 def beat(conn: sqlite3.Connection) -> None:
     """One small real write: the heartbeat row (migration 0005)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         conn.execute(HEARTBEAT)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # SQLite has already rolled back after SQLITE_FULL or an I/O error
-            conn.execute("ROLLBACK")
-        raise
 
 
 @dataclass(slots=True)
