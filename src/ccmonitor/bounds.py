@@ -32,6 +32,12 @@ class Bound:
     def text(self) -> str:
         return f"{self.low:g}..{self.high:g}"
 
+    def problem(self, value: float) -> str | None:
+        """Why a metric point's value can't be stored (to complete "metric 'x' ..."), or None."""
+        if not math.isfinite(value):
+            return "has a point without a finite value"
+        return None if self.holds(value) else f"has a point outside {self.text()}"
+
 
 # A CUMULATIVE point carries the running total since its series started (the life of a Claude Code
 # process, days or weeks of a TUI left open), not one export interval's worth: it may be this many
@@ -76,8 +82,6 @@ def metric_bound(name: str, running_total: bool) -> Bound:
 
 
 def metric_problem(name: str, value: float, running_total: bool) -> str | None:
-    """Why a metric point's value can't be stored (to complete "metric 'x' ..."), or None."""
-    if not math.isfinite(value):
-        return "has a point without a finite value"
-    bound = metric_bound(name, running_total)
-    return None if bound.holds(value) else f"has a point outside {bound.text()}"
+    """Why a point of metric `name` can't be stored, or None (receivers look the bound up once per
+    metric and ask it per point)."""
+    return metric_bound(name, running_total).problem(value)

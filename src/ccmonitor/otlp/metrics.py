@@ -18,7 +18,7 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, DataPointFlags
 
-from ccmonitor.bounds import metric_problem
+from ccmonitor.bounds import metric_bound
 from ccmonitor.otlp.origin import Origin, digest, record_key, sorted_attributes_bytes
 from ccmonitor.otlp.values import as_text, now_unix_nano, timestamp_text
 from ccmonitor.records import Batch, MetricPoint
@@ -49,11 +49,12 @@ def to_batch(request: ExportMetricsServiceRequest, store_prompts: bool) -> tuple
                     data.aggregation_temporality == CUMULATIVE
                 )
                 temporality = (cumulative, kind != "sum" or data.is_monotonic)
+                bound = metric_bound(metric.name, cumulative)
                 for point in data.data_points:
                     if point.flags & NO_VALUE:
                         continue
                     value, extra = _value(kind, point)
-                    problem = metric_problem(metric.name, value, cumulative)
+                    problem = bound.problem(value)
                     if problem is not None:
                         rejected += 1
                         reasons.append(f"metric {metric.name!r} {problem}")
