@@ -6,7 +6,6 @@ import json
 
 import pytest
 from google.protobuf import json_format
-from google.protobuf.internal.encoder import _VarintBytes
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from capture import ALL, requests
@@ -14,6 +13,7 @@ from ccmonitor.errors import DecodeError, PayloadTooLarge
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import census, decode
 from ccmonitor.otlp.signals import SIGNALS
+from otlp_builders import empty_log_records
 
 
 def parsed_count(signal: str, body: bytes) -> int:
@@ -59,22 +59,16 @@ def test_json_counts_match_the_protobuf_counts() -> None:
         assert census.count_json(doc, c.signal, 1 << 30) == parsed_count(c.signal, pb.SerializeToString())
 
 
-def empty_records(n: int) -> bytes:
-    records = b"\x12\x00" * n  # ScopeLogs.log_records, each an empty LogRecord
-    resource = b"\x12" + _VarintBytes(len(records)) + records
-    return b"\x0a" + _VarintBytes(len(resource)) + resource
-
-
 def test_more_records_than_the_limit_is_payload_too_large() -> None:
-    body = empty_records(524_000)  # the 1 MB an 1 KB gzip body inflates to
+    body = empty_log_records(524_000)  # the 1 MB an 1 KB gzip body inflates to
     with pytest.raises(PayloadTooLarge, match="more than 20000 records"):
         census.count_protobuf(body, "logs", 20_000)
-    assert census.count_protobuf(empty_records(100), "logs", 102) == 102
+    assert census.count_protobuf(empty_log_records(100), "logs", 102) == 102
 
 
 def test_the_walk_stops_at_the_limit() -> None:
     """Truncated far past the limit: refused as too many records, so the tail was never read."""
-    body = empty_records(1000)[:-3]
+    body = empty_log_records(1000)[:-3]
     with pytest.raises(DecodeError):
         census.count_protobuf(body, "logs", 10_000)
     with pytest.raises(PayloadTooLarge):

@@ -6,10 +6,10 @@ import sqlite3
 
 import grpc
 import pytest
-from google.protobuf.internal.encoder import _VarintBytes
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
 from capture import GRPC_METHOD, requests, snapshot_rows
+from otlp_builders import empty_log_records
 
 
 def call(port: int, signal: str, body: bytes, **kw: object) -> bytes:
@@ -81,11 +81,8 @@ def test_deflate_compressed_messages(server) -> None:
 
 def test_more_records_than_the_limit_is_refused_whole(server) -> None:
     """Half a million empty log records in 1 MB (a few KB with gzip): refused before decoding."""
-    records = b"\x12\x00" * 524_000
-    resource = b"\x12" + _VarintBytes(len(records)) + records
     with pytest.raises(grpc.RpcError) as info:
-        call(server.grpc_port, "logs", b"\x0a" + _VarintBytes(len(resource)) + resource,
-             compression=grpc.Compression.Gzip)
+        call(server.grpc_port, "logs", empty_log_records(524_000), compression=grpc.Compression.Gzip)
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "more than 20000 records" in info.value.details()
     assert snapshot_rows(server.db_path) == {"metrics": 0, "events": 0, "spans": 0}

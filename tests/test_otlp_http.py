@@ -17,6 +17,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from capture import requests
+from otlp_builders import empty_log_records
 from test_captures import snapshot
 
 LOGS = requests("http-protobuf")[0]
@@ -162,14 +163,8 @@ def test_multi_member_gzip_stores_every_member(server) -> None:
     assert rows(server) == 16 + 16
 
 
-def amplification_body(records: int) -> bytes:
-    recs = b"\x12\x00" * records
-    resource = b"\x12" + _VarintBytes(len(recs)) + recs
-    return gzip.compress(b"\x0a" + _VarintBytes(len(resource)) + resource, 9)
-
-
 def test_amplification_body_is_refused_before_decoding(server) -> None:
-    wire = amplification_body(524_000)
+    wire = gzip.compress(empty_log_records(524_000), 9)
     assert len(wire) < 1100  # ~1 KB on the wire, 1 MB of half a million empty log records inflated
     r = post(server, "/v1/logs", wire, {**PB, "content-encoding": "gzip"})
     assert r.status_code == 413 and "more than 20000 records" in status_of(r).message
