@@ -46,22 +46,15 @@ def empty_attributes(n: int) -> bytes:
     return gzip.compress(b"\x0a" + _VarintBytes(len(resource)) + resource, 9)
 
 
-def rss_mb(pid: int, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def measure(body: bytes, encoding: str | None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "bench.db")
         try:
-            pid, app = server.proc.pid, server.ports["app"]
+            app = server.ports["app"]
             base = f"http://127.0.0.1:{app}"
             for _ in range(5):
                 httpx.get(base + "/health", timeout=10)
-            before = rss_mb(pid, "VmRSS")
+            before = server.rss_mb()
             latencies: list[float] = []
             done = threading.Event()
 
@@ -86,9 +79,9 @@ def measure(body: bytes, encoding: str | None) -> dict[str, object]:
             time.sleep(0.3)
             done.set()
             poller.join()
-            peak = rss_mb(pid, "VmHWM")
+            peak = server.peak_rss_mb()
             time.sleep(2)
-            after = rss_mb(pid, "VmRSS")
+            after = server.rss_mb()
         finally:
             server.stop()
     return {"status": r.status_code, "seconds": elapsed, "rss_growth_mb": peak - before,

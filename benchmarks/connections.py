@@ -24,13 +24,6 @@ from pathlib import Path
 from ingest import ServerProcess
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def health(port: int) -> int:
     """One GET /health on a new connection over a plain socket (httpx.get spends ~30 ms on its TLS setup)."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
@@ -72,14 +65,14 @@ def case(name: str, idle: int, calls: int, workdir: Path, **options: str) -> Non
     try:
         port = server.ports["app"]
         health_latency_ms(port, 3)  # warm up
-        base_rss = rss_mb(server.proc.pid)
+        base_rss = server.rss_mb()
         socks = flood(port, idle)
         try:
             times, codes = health_latency_ms(port, calls)  # the first waits while the flood is accepted
             print(f"{name}: {idle} idle sockets, /health over {calls} calls: median {statistics.median(times):.1f}"
                   f" ms, max {max(times):.1f} ms (first {times[0]:.1f} ms), status {sorted(codes)};"
                   f" RSS {base_rss:.0f} MB before,"
-                  f" {rss_mb(server.proc.pid):.0f} MB with the flood; {open_count(socks)} sockets still held")
+                  f" {server.rss_mb():.0f} MB with the flood; {open_count(socks)} sockets still held")
         finally:
             for sock in socks:
                 sock.close()

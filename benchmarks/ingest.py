@@ -84,11 +84,15 @@ class ServerProcess:
                 time.sleep(0.1)
         raise RuntimeError("server did not start")
 
-    def peak_rss_mb(self) -> float:
+    def rss_mb(self, field: str = "VmRSS") -> float:
+        """The server's memory from /proc: VmRSS now, VmHWM the peak since it started."""
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def peak_rss_mb(self) -> float:
+        return self.rss_mb("VmHWM")
 
     def stop(self) -> None:
         self.proc.terminate()
