@@ -18,6 +18,9 @@ need npm "apt-get install -y npm"
 need chromium "apt-get install -y chromium chromium-driver   (dashboard browser tests)"
 need chromedriver "apt-get install -y chromium-driver"
 need sqlite3 "apt-get install -y sqlite3   (the documented queries are run in the sqlite3 shell)"
+# Debian keeps the PostgreSQL server binaries out of PATH, under /usr/lib/postgresql/<version>/bin.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null \
+  || need initdb "apt-get install -y postgresql   (PostgreSQL storage tests start a throwaway server)"
 
 if command -v npm >/dev/null 2>&1; then
   want=$(.venv/bin/python -c 'import json; print(json.load(open("tests/e2e/package.json"))["dependencies"]["@anthropic-ai/claude-code"])')

@@ -11,6 +11,8 @@ import pytest
 from capture import CAPTURES, STANDARD, replay_scenario
 from ccmonitor.config import Config
 from ccmonitor.server import ThreadedServer
+from postgres_cluster import PostgresCluster
+from postgres_cluster import start as start_postgres
 
 
 def make_config(db: Path, **changes: object) -> Config:
@@ -79,3 +81,27 @@ def captures_db(_captures_db_master: Path, tmp_path: Path) -> Path:
 
 
 __all__ = ["CAPTURES"]
+
+
+# --- PostgreSQL (issue #14) -------------------------------------------------------------------------------
+# One server per session (CCMONITOR_TEST_POSTGRES_URL's, else a throwaway cluster: tests/postgres_cluster.py),
+# one fresh empty database per test. A test that stops the server starts its own with start_throwaway().
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    cluster = start_postgres()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """The URL of a new empty database, dropped (its connections ended) after the test."""
+    url = postgres_cluster.create_database()
+    try:
+        yield url
+    finally:
+        postgres_cluster.drop_database(url)
