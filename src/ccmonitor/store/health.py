@@ -12,34 +12,16 @@ are logged once each, one line without payload; a reason changing while failing 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+# Kinds of store failure that more than one layer acts on (each backend maps its driver's errors to a
+# kind: store/sqlite/failures.py, store/postgres/failures.py).
 FULL = "disk full"
 LOCKED = "locked longer than the busy timeout"
-# primary result codes that say the store, not the request's data, is the problem
-_KINDS = {
-    13: FULL,  # SQLITE_FULL
-    8: "read-only",  # SQLITE_READONLY
-    3: "read-only",  # SQLITE_PERM
-    14: "cannot open a database file",  # SQLITE_CANTOPEN (e.g. -wal or -shm on a read-only file system)
-    10: "I/O error",  # SQLITE_IOERR
-    5: LOCKED,  # SQLITE_BUSY (also SQLITE_BUSY_SNAPSHOT, which never waits)
-    6: LOCKED,  # SQLITE_LOCKED
-    11: "database file damaged",  # SQLITE_CORRUPT
-    26: "database file damaged",  # SQLITE_NOTADB
-    7: "out of memory",  # SQLITE_NOMEM
-}
-
-
-def kind(exc: sqlite3.Error) -> str | None:
-    """The kind of store failure exc reports, or None when only the statement or its data was wrong."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return None if code is None else _KINDS.get(code & 0xFF)
 
 
 class WriterHealth:
@@ -69,10 +51,11 @@ class WriterHealth:
             self.kind = self.reason = None
             self.since = time.time()
 
-    def failed(self, exc: sqlite3.Error) -> None:
-        found = kind(exc) or "database error"
+    def failed(self, kind: str, reason: str) -> None:
+        """A write failed because of the store: `kind` as the backend classified it, `reason` the line
+        /health shows (starting with the kind)."""
         with self._lock:
-            self._fail(found, f"{found}: {exc} ({getattr(exc, 'sqlite_errorname', type(exc).__name__)})")
+            self._fail(kind, reason)
 
     def _fail(self, found: str, reason: str) -> None:  # caller holds the lock
         if self.reason is None:

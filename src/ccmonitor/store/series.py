@@ -8,6 +8,8 @@ since the last point of the same series. Rules (OTLP data model, "Sums: delta-to
   * a point not newer than the last one (a resend, or a retry that lost a race) adds nothing.
 State changes are staged per batch and only reach the cache when the transaction commits, so a rolled
 back batch never moves a series forward. The table is the truth; the cache is an LRU in front of it.
+The rule itself is advance(), which the PostgreSQL writer calls too (it reads the state under a lock
+instead of caching it: another receiver may have moved the series since).
 """
 
 from __future__ import annotations
@@ -18,6 +20,24 @@ from collections import OrderedDict
 from ccmonitor.records import MetricPoint
 
 State = tuple[int, int, float]  # start_time_unix_nano, last_time_unix_nano, last_value
+
+
+def advance(prev: State | None, p: MetricPoint) -> float | None:
+    """What cumulative point p adds to its series, whose last state is `prev` (None: p is its first
+    point); None when p is not newer than the last point (it adds nothing and leaves the state)."""
+    value, start, t = p.metric_value, p.start_time_unix_nano, p.time_unix_nano
+    if prev is None:
+        return value
+    p_start, p_time, p_value = prev
+    if start < p_start or (start == p_start and t <= p_time):
+        return None
+    if start > p_start or (p.monotonic and value < p_value):
+        return value
+    return value - p_value
+
+
+def state_after(p: MetricPoint) -> State:
+    return p.start_time_unix_nano, p.time_unix_nano, p.metric_value
 
 
 class SeriesState:
@@ -31,18 +51,10 @@ class SeriesState:
     def increment(self, p: MetricPoint) -> tuple[float, bool] | None:
         """(increment, first point of its series) for p, or None if p is stale. Stages p's state."""
         prev = self._get(p.series_key)
-        value, start, t = p.metric_value, p.start_time_unix_nano, p.time_unix_nano
-        if prev is None:
-            inc = value
-        else:
-            p_start, p_time, p_value = prev
-            if start < p_start or (start == p_start and t <= p_time):
-                return None
-            if start > p_start or (p.monotonic and value < p_value):
-                inc = value
-            else:
-                inc = value - p_value
-        self._batch[p.series_key] = (start, t, value)
+        inc = advance(prev, p)
+        if inc is None:
+            return None
+        start, t, value = self._batch[p.series_key] = state_after(p)
         self._conn.execute(
             "INSERT OR REPLACE INTO metric_series VALUES (?, ?, ?, ?, datetime('now'))",
             (p.series_key, start, t, value),
