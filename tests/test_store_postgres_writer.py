@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -60,7 +61,7 @@ def pg(postgres_url: str) -> Iterator[PostgresStore]:
         store.close()
 
 
-def pg_rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+def pg_rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
         return [tuple(r) for r in conn.execute(sql, params).fetchall()]
@@ -70,7 +71,7 @@ def totals_pg(url: str) -> dict[str, object]:
     return {
         "metrics": {(n, t): pytest.approx(v) for n, t, v in pg_rows(
             url, "SELECT metric_name, COALESCE(type, ''), SUM(metric_value) FROM metrics GROUP BY 1, 2")},
-        "events": {n: c for n, c in pg_rows(url, "SELECT event_name, COUNT(*) FROM events GROUP BY 1")},
+        "events": dict(pg_rows(url, "SELECT event_name, COUNT(*) FROM events GROUP BY 1")),
         "spans": pg_rows(url, "SELECT COUNT(*) FROM spans")[0][0],
     }
 
