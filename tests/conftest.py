@@ -1,9 +1,12 @@
-"""Shared fixtures: real servers on 127.0.0.1 port 0 over real SQLite files in tmp dirs."""
+"""Shared fixtures: real servers on 127.0.0.1 port 0 over real databases: a SQLite file in a tmp dir,
+or a fresh PostgreSQL database. Every test that takes `server`, `server_factory`, `db_target` or
+`captures_db` runs once per backend (`backend`, ids [sqlite] and [postgres]); a test that is about
+one backend takes `sqlite_server` / a path, or `postgres_url`."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ from postgres_cluster import PostgresCluster
 from postgres_cluster import start as start_postgres
 
 
-def make_config(db: Path, **changes: object) -> Config:
+def make_config(db: Path | str, **changes: object) -> Config:
     base = Config.load({"db": db, "grpc_port": 0, "http_port": 0, "app_port": 0}, env={})
     return base.replace(**changes) if changes else base
 
@@ -36,8 +39,34 @@ class RunningServer:
         self._threaded.stop()
 
 
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
+def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """Where this test's database lives: a SQLite file (not created yet), or a new PostgreSQL database."""
+    if backend == "sqlite":
+        return tmp_path / "data" / "claude_monitoring.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def server(db_target: Path | str) -> Iterator[RunningServer]:
+    running = RunningServer(make_config(db_target))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server on a SQLite file, for tests about the file itself."""
     running = RunningServer(make_config(tmp_path / "data" / "claude_monitoring.db"))
     try:
         yield running
@@ -46,12 +75,13 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[object]:
-    """Start servers with custom settings: server_factory(**config_changes)."""
+def server_factory(db_target: Path | str) -> Iterator[object]:
+    """Start servers with custom settings: server_factory(**config_changes), on this test's database
+    unless `db` names another."""
     started: list[RunningServer] = []
 
-    def start(db: Path | None = None, **changes: object) -> RunningServer:
-        running = RunningServer(make_config(db or tmp_path / "data" / "claude_monitoring.db", **changes))
+    def start(db: Path | str | None = None, **changes: object) -> RunningServer:
+        running = RunningServer(make_config(db or db_target, **changes))
         started.append(running)
         return running
 
@@ -60,24 +90,46 @@ def server_factory(tmp_path: Path) -> Iterator[object]:
         running.stop()
 
 
-@pytest.fixture(scope="session")
-def _captures_db_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("captures") / "claude_monitoring.db"
+def _fill_with_captures(db: Path | str) -> None:
     running = RunningServer(make_config(db))
     try:
         for scenario in (*STANDARD, "old-client-2.1.197-http-protobuf", "api-error-500"):
             replay_scenario(scenario, running.ports)
     finally:
         running.stop()
-    return db
+
+
+Master = Callable[[str, Callable[[], Path | str]], Path | str]
+
+
+@pytest.fixture(scope="session")
+def _captures_masters() -> Master:
+    """Per backend, once per session: a database filled by replaying every capture through the real server."""
+    made: dict[str, Path | str] = {}
+
+    def master(backend: str, new: Callable[[], Path | str]) -> Path | str:
+        if backend not in made:
+            made[backend] = new()
+            _fill_with_captures(made[backend])
+        return made[backend]
+
+    return master
 
 
 @pytest.fixture
-def captures_db(_captures_db_master: Path, tmp_path: Path) -> Path:
-    """A private copy of a DB filled by replaying every capture through the real server."""
-    db = tmp_path / "captures.db"
-    shutil.copy(_captures_db_master, db)
-    return db
+def captures_db(_captures_masters: Master, backend: str, tmp_path_factory: pytest.TempPathFactory,
+                tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """A private copy of a database filled by replaying every capture through the real server."""
+    if backend == "sqlite":
+        master = _captures_masters(backend, lambda: tmp_path_factory.mktemp("captures") / "claude_monitoring.db")
+        db = tmp_path / "captures.db"
+        shutil.copy(master, db)
+        return db
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    master = _captures_masters(backend, cluster.create_database)
+    url = cluster.create_database(template=str(master))
+    request.addfinalizer(lambda: cluster.drop_database(url))
+    return url
 
 
 __all__ = ["CAPTURES"]

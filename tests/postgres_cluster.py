@@ -206,10 +206,12 @@ class PostgresCluster:
         """A throwaway cluster's temp dir (data/, server.log, the socket); None for a server from the env."""
         return self._server.base if self._server else None
 
-    def create_database(self) -> str:
-        """A new empty database (from template0, so nothing added to template1 comes along); its URL."""
+    def create_database(self, template: str | None = None) -> str:
+        """A new database, empty (from template0, so nothing added to template1 comes along) or a copy of
+        the database at URL `template` (which must have no connections); its URL."""
         name = f"ccm_{uuid.uuid4().hex}"
-        self._admin(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        source = urlsplit(template).path.lstrip("/") if template else "template0"
+        self._admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(source)))
         self._created.add(name)
         return urlunsplit(urlsplit(self.url)._replace(path=f"/{name}"))
 

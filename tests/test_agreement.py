@@ -19,11 +19,11 @@ import pytest
 from click.testing import CliRunner
 
 from ccmonitor.commands import COMMANDS
-from ccmonitor.queries import reader
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.periods import REPORTS, USAGE_COLUMNS, report
 from ccmonitor.queries.tiles import tiles
 from ccmonitor.queries.tools import edit_decisions, tool_usage
+from ccmonitor.store.sqlite.reads import connect_reader
 
 SINCE, UNTIL = "2026-11-27T00:00:00Z", "2026-11-28T00:00:00Z"
 WINDOW = Filters(since=datetime(2026, 11, 27, tzinfo=UTC), until=datetime(2026, 11, 28, tzinfo=UTC))
@@ -60,7 +60,7 @@ def api(server: Any, path: str, query: dict[str, str]) -> Any:
 
 def functions(db: Path, scenario: str) -> tuple[dict[str, Any], Filters]:
     f = Filters(since=WINDOW.since, until=WINDOW.until, **CASES[scenario][2])  # type: ignore[arg-type]
-    with closing(reader(db)) as conn:
+    with closing(connect_reader(db)) as conn:
         return {"tiles": tiles(conn, f), "tool_usage": tool_usage(conn, f), "edits": edit_decisions(conn, f),
                 **{name: report(conn, name, f, ZoneInfo("UTC")) for name in REPORTS}}, f
 

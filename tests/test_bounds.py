@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ccmonitor import bounds
+from ccmonitor import telemetry as names
 from ccmonitor.otlp.logs import EVENT_FIELDS
 from ccmonitor.otlp.values import as_float, as_int
-from ccmonitor.queries import names
 
 CLAUDE_METRICS = {names.TOKENS, names.COST, names.LINES, names.SESSIONS, names.ACTIVE_TIME, names.COMMITS,
                   names.PULL_REQUESTS, names.EDIT_DECISION}

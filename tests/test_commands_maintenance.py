@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ccmonitor.queries import reader
-from ccmonitor.queries.status import database_stats
+from ccmonitor.store import open_store
 from test_commands import run
-from test_retention import OLD, fill
+from test_store_sqlite_retention import OLD, fill
 
 
 def test_prune_dry_run_then_prune(tmp_path: Path) -> None:
@@ -32,8 +30,9 @@ def test_prune_dry_run_then_prune(tmp_path: Path) -> None:
 
 def test_stats_is_what_stats_says(captures_db: Path) -> None:
     result = run("stats", "--db", str(captures_db), "--json")
-    with closing(reader(captures_db)) as conn:
-        expected = database_stats(conn, captures_db)
+    store = open_store(captures_db, write=False)
+    expected = store.stats()
+    store.close()
     body = json.loads(result.stdout)
     assert {k: body[k] for k in expected} == expected and body["rows"]["events"] == 197
     assert "rows.events" in run("stats", "--db", str(captures_db)).stdout

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from ccmonitor.demo import demo_command
-from ccmonitor.queries import reader
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.tiles import tiles
+from ccmonitor.store.sqlite.reads import connect_reader
 
 END = "2026-11-27T12:00:00Z"
 ALL = Filters(since=datetime(2020, 1, 1, tzinfo=UTC), until=datetime(2030, 1, 1, tzinfo=UTC))
@@ -36,12 +36,12 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def scalar(db: Path, sql: str) -> Any:
-    with closing(reader(db)) as conn:
+    with closing(connect_reader(db)) as conn:
         return conn.execute(sql).fetchone()[0]
 
 
 def test_realistic_mix(demo_db: Path) -> None:
-    with closing(reader(demo_db)) as conn:
+    with closing(connect_reader(demo_db)) as conn:
         names = {r[0] for r in conn.execute("SELECT DISTINCT event_name FROM events")}
         assert {n.removeprefix("claude_code.") for n in names} <= KNOWN_EVENTS
         assert {"claude_code.user_prompt", "claude_code.api_request", "claude_code.tool_result"} <= names
@@ -58,7 +58,7 @@ def test_realistic_mix(demo_db: Path) -> None:
 
 
 def test_metrics_agree_with_events(demo_db: Path) -> None:
-    with closing(reader(demo_db)) as conn:
+    with closing(connect_reader(demo_db)) as conn:
         t = tiles(conn, ALL)
         requests = conn.execute(
             "SELECT SUM(input_tokens), SUM(cache_read_tokens), SUM(cost_usd), COUNT(DISTINCT session_id)"

@@ -7,30 +7,29 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import tracemalloc
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+import stored
 from ccmonitor import export
-from ccmonitor.queries import reader
 from ccmonitor.queries.periods import report
-from ccmonitor.store.schema import refresh_rollups
-from ccmonitor.store.sqlite import open_database
+from ccmonitor.store.sqlite.schema import refresh_rollups
+from ccmonitor.store.sqlite.writer import open_database
+from stored import opened
 from test_periods import ALL
-from test_retention import fill
+from test_store_sqlite_retention import fill
 
 SUMS = {"metrics": ("metric_value",), "events": ("cost_usd", "input_tokens", "output_tokens", "cache_read_tokens",
                                                  "cache_creation_tokens"), "spans": ("duration_ms",)}
 
 
-def exported(db: Path, table: str, fmt: str, **window: datetime) -> tuple[list[str], list[dict]]:
+def exported(db: Path | str, table: str, fmt: str, **window: datetime) -> tuple[list[str], list[dict]]:
     out = io.StringIO()
-    with closing(reader(db)) as conn:
-        n = export.write(conn, table, fmt, out, **window)
+    with opened(db) as store:
+        n = export.write(store, table, fmt, out, **window)
     text = out.getvalue()
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(text)))
@@ -48,15 +47,13 @@ def number(value: object) -> float:
 
 @pytest.mark.parametrize("fmt", export.FORMATS)
 @pytest.mark.parametrize("table", export.TABLES)
-def test_counts_and_sums_match_the_table(captures_db: Path, table: str, fmt: str) -> None:
+def test_counts_and_sums_match_the_table(captures_db: Path | str, table: str, fmt: str) -> None:
     names, rows = exported(captures_db, table, fmt)
-    conn = sqlite3.connect(captures_db)
-    assert len(rows) == conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0
+    assert len(rows) == stored.scalar(captures_db, f"SELECT COUNT(*) FROM {table}") > 0
     for column in SUMS[table]:
-        want = conn.execute(f"SELECT TOTAL({column}) FROM {table}").fetchone()[0]
+        want = stored.scalar(captures_db, f"SELECT COALESCE(SUM({column}), 0) FROM {table}")
         assert sum(number(r[column]) for r in rows) == pytest.approx(want), column
     assert "dedup_key" not in names and names[:2] == ["id", "timestamp"]
-    conn.close()
 
 
 def test_a_database_loaded_from_the_export_reports_the_same(captures_db: Path, tmp_path: Path) -> None:
@@ -68,18 +65,16 @@ def test_a_database_loaded_from_the_export_reports_the_same(captures_db: Path, t
                          f" ({', '.join('?' * len(names))}, ?)", [(*r.values(), os.urandom(16)) for r in rows])
     refresh_rollups(conn, {"metrics": 0, "events": 0})  # rows loaded by hand reach the rollups this way
     conn.close()
-    with closing(reader(captures_db)) as a, closing(reader(copy)) as b:
-        for name in ("daily", "sessions", "models", "tools"):
-            assert report(a, name, ALL) == report(b, name, ALL), name
+    for name in ("daily", "sessions", "models", "tools"):
+        assert stored.read(captures_db, lambda c: report(c, name, ALL)) == \
+            stored.read(copy, lambda c: report(c, name, ALL)), name  # noqa: B023 (called now)
 
 
-def test_window_since_until(captures_db: Path) -> None:
+def test_window_since_until(captures_db: Path | str) -> None:
     since, until = datetime(2026, 11, 27, 16, 19, tzinfo=UTC), datetime(2026, 11, 27, 16, 20, tzinfo=UTC)
     _, rows = exported(captures_db, "events", "jsonl", since=since, until=until)
-    conn = sqlite3.connect(captures_db)
-    want = conn.execute("SELECT COUNT(*) FROM events WHERE timestamp >= '2026-11-27 16:19:00'"
-                        " AND timestamp < '2026-11-27 16:20:00'").fetchone()[0]
-    conn.close()
+    want = stored.scalar(captures_db, "SELECT COUNT(*) FROM events WHERE timestamp >= '2026-11-27 16:19:00'"
+                                      " AND timestamp < '2026-11-27 16:20:00'")
     assert len(rows) == want > 0
     assert all("2026-11-27 16:19" in r["timestamp"] for r in rows)
     assert [r["timestamp"] for r in rows] == sorted(r["timestamp"] for r in rows)
@@ -99,10 +94,10 @@ class Sink(io.TextIOBase):
 def peak_memory(db: Path, fmt: str) -> tuple[int, int]:
     """(characters written, peak bytes allocated) of one export."""
     sink = Sink()
-    with closing(reader(db)) as conn:
+    with opened(db) as store:
         tracemalloc.start()
         try:
-            export.write(conn, "events", fmt, sink)
+            export.write(store, "events", fmt, sink)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -120,9 +115,9 @@ def test_memory_stays_flat_however_many_rows(tmp_path: Path, fmt: str) -> None:
     assert large_peak < large_chars / 3
 
 
-def test_unknown_table_or_format_is_refused(captures_db: Path) -> None:
-    with closing(reader(captures_db)) as conn:
+def test_unknown_table_or_format_is_refused(captures_db: Path | str) -> None:
+    with opened(captures_db) as store:
         with pytest.raises(ValueError, match="unknown table"):
-            export.write(conn, "schema_migrations", "csv", io.StringIO())
+            export.write(store, "schema_migrations", "csv", io.StringIO())
         with pytest.raises(ValueError, match="unknown format"):
-            export.write(conn, "events", "xml", io.StringIO())
+            export.write(store, "events", "xml", io.StringIO())

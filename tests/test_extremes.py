@@ -18,8 +18,8 @@ import pytest
 
 from ccmonitor.queries.panels import PANELS
 from ccmonitor.queries.periods import REPORTS
-from ccmonitor.store.schema import refresh_rollups
-from ccmonitor.store.sqlite import open_database
+from ccmonitor.store.sqlite.schema import refresh_rollups
+from ccmonitor.store.sqlite.writer import open_database
 from ccmonitor.web.openapi import document
 from conftest import RunningServer, make_config
 from test_commands import run

@@ -3,7 +3,6 @@ and local periods: midnight, DST, half-hour zones, Monday weeks, month ends."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -13,9 +12,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from ccmonitor.queries import reader
+import stored
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.periods import USAGE_COLUMNS, by_session, offset_spans, report, usage
+from ccmonitor.store import Reader
+from ccmonitor.store.sqlite.reads import connect_reader
 from otlp_builders import DELTA, event_request, sum_request
 
 ALL = Filters(since=datetime(1970, 1, 1, tzinfo=UTC), until=datetime(9999, 1, 1, tzinfo=UTC))
@@ -26,10 +27,9 @@ NEW_YORK, LOS_ANGELES, KOLKATA = ZoneInfo("America/New_York"), ZoneInfo("America
 
 
 @pytest.fixture
-def conn(captures_db: Path) -> Iterator[sqlite3.Connection]:
-    c = reader(captures_db)
-    yield c
-    c.close()
+def conn(captures_db: Path | str) -> Iterator[Reader]:
+    with stored.reader(captures_db) as c:
+        yield c
 
 
 def nanos(iso: str) -> int:
@@ -63,14 +63,14 @@ def midnight_session(server: object) -> None:
                                       ("2026-11-28T05:10:00+00:00", 200, 0.02)], started="2026-11-28T04:40:00+00:00")
 
 
-def days(conn: sqlite3.Connection, tz: ZoneInfo, by: str = "day") -> dict[str, tuple[int, float, int, int]]:
+def days(conn: Reader, tz: ZoneInfo, by: str = "day") -> dict[str, tuple[int, float, int, int]]:
     return {r["period"]: (r["input_tokens"], r["cost_usd"], r["sessions"], r["api_requests"])
             for r in usage(conn, ALL, by, tz)}
 
 
 # ------------------------------------------------------------------ the captures, exactly
 @pytest.mark.parametrize("name", ["daily", "weekly", "monthly", "users", "sessions", "models"])
-def test_rows_add_up_to_the_captures_totals(conn: sqlite3.Connection, name: str) -> None:
+def test_rows_add_up_to_the_captures_totals(conn: Reader, name: str) -> None:
     doc = report(conn, name, ALL, ZoneInfo("UTC"))
     assert doc["total"] == TOTAL
     for column in USAGE_COLUMNS:
@@ -79,7 +79,7 @@ def test_rows_add_up_to_the_captures_totals(conn: sqlite3.Connection, name: str)
         assert sum(r[column] for r in doc["rows"]) == TOTAL[column], column
 
 
-def test_daily_weekly_monthly_labels(conn: sqlite3.Connection) -> None:
+def test_daily_weekly_monthly_labels(conn: Reader) -> None:
     utc, tokyo = ZoneInfo("UTC"), ZoneInfo("Asia/Tokyo")  # captured 16:17-16:21 UTC: already the 28th in Tokyo
     assert [r["period"] for r in report(conn, "daily", ALL, utc)["rows"]] == ["2026-11-27"]
     assert [r["period"] for r in report(conn, "daily", ALL, tokyo)["rows"]] == ["2026-11-28"]
@@ -87,7 +87,7 @@ def test_daily_weekly_monthly_labels(conn: sqlite3.Connection) -> None:
     assert [r["period"] for r in report(conn, "monthly", ALL, tokyo)["rows"]] == ["2026-11"]
 
 
-def test_breakdown_splits_each_day_by_model(conn: sqlite3.Connection) -> None:
+def test_breakdown_splits_each_day_by_model(conn: Reader) -> None:
     rows = {r["model"]: r for r in report(conn, "daily", ALL, ZoneInfo("UTC"), breakdown=True)["rows"]}
     assert {k: rows["claude-opus-5-5"][k] for k in STANDARD} == {k: v * 11 for k, v in STANDARD.items()}
     assert rows["claude-opus-5-5"]["cost_usd"] == pytest.approx(11 * 0.0347)
@@ -98,7 +98,7 @@ def test_breakdown_splits_each_day_by_model(conn: sqlite3.Connection) -> None:
     assert rows["claude-opus-5-5"]["sessions"] == 11  # sessions that used the model (with tokens)
 
 
-def test_users_and_sessions(conn: sqlite3.Connection) -> None:
+def test_users_and_sessions(conn: Reader) -> None:
     users = report(conn, "users", ALL)["rows"]
     assert len(users) == 13 and sum(1 for u in users if u["input_tokens"] == 5100) == 12
     sessions = report(conn, "sessions", ALL)["rows"]
@@ -108,11 +108,11 @@ def test_users_and_sessions(conn: sqlite3.Connection) -> None:
     assert [s["start"] for s in sessions] == sorted((s["start"] for s in sessions), reverse=True)
 
 
-def test_sessions_page_through_the_whole_list(conn: sqlite3.Connection) -> None:
+def test_sessions_page_through_the_whole_list(conn: Reader) -> None:
     assert by_session(conn, ALL, page=5) == by_session(conn, ALL) == report(conn, "sessions", ALL)["rows"]
 
 
-def test_models_and_tools(conn: sqlite3.Connection) -> None:
+def test_models_and_tools(conn: Reader) -> None:
     models = {m["model"]: m for m in report(conn, "models", ALL)["rows"]}
     assert models["claude-opus-5-5"]["cost_usd"] == pytest.approx(0.3817)
     assert models["claude-opus-5-5"]["sessions"] == 11 and models["claude-opus-5-5"]["api_requests"] == 44
@@ -124,7 +124,7 @@ def test_models_and_tools(conn: sqlite3.Connection) -> None:
     assert doc["total"] is None
 
 
-def test_filters_user_model_and_attribute(conn: sqlite3.Connection) -> None:
+def test_filters_user_model_and_attribute(conn: Reader) -> None:
     def total(**kw: object) -> dict[str, object]:
         return report(conn, "daily", Filters(since=ALL.since, until=ALL.until, **kw))["total"]  # type: ignore[arg-type]
 
@@ -136,7 +136,7 @@ def test_filters_user_model_and_attribute(conn: sqlite3.Connection) -> None:
     assert total(users=(user,))["input_tokens"] == 5100
 
 
-def test_nothing_in_range_is_empty_not_an_error(conn: sqlite3.Connection) -> None:
+def test_nothing_in_range_is_empty_not_an_error(conn: Reader) -> None:
     empty = Filters(since=datetime(2001, 1, 1, tzinfo=UTC), until=datetime(2001, 2, 1, tzinfo=UTC))
     for name in ("daily", "sessions", "models", "tools"):
         assert report(conn, name, empty, NEW_YORK)["rows"] == []
@@ -145,7 +145,7 @@ def test_nothing_in_range_is_empty_not_an_error(conn: sqlite3.Connection) -> Non
 # ------------------------------------------------------------------ local periods
 def test_a_session_spanning_local_midnight_lands_on_both_local_days(server) -> None:
     midnight_session(server)
-    with closing(reader(server.db_path)) as conn:
+    with closing(connect_reader(server.db_path)) as conn:
         assert days(conn, NEW_YORK) == {"2026-11-27": (100, 0.01, 1, 1), "2026-11-28": (200, 0.02, 0, 1)}
         assert days(conn, ZoneInfo("UTC")) == {"2026-11-28": (300, 0.03, 1, 2)}
 
@@ -154,7 +154,7 @@ def test_dst_change_moves_midnight(server) -> None:
     # Los Angeles springs forward 2026-03-08 10:00 UTC: midnight is 08:00 UTC before, 07:00 UTC after.
     send_usage(server, "s-dst", [("2026-03-08T07:30:00+00:00", 1, 0.0), ("2026-03-09T06:30:00+00:00", 2, 0.0),
                                  ("2026-03-09T07:30:00+00:00", 4, 0.0)])
-    with closing(reader(server.db_path)) as conn:
+    with closing(connect_reader(server.db_path)) as conn:
         assert {d: v[0] for d, v in days(conn, LOS_ANGELES).items()} == {
             "2026-03-07": 1, "2026-03-08": 2, "2026-03-09": 4}
 
@@ -166,7 +166,7 @@ def test_half_hour_zone_weeks_and_months(server) -> None:
         ("2026-11-30T04:30:00+00:00", 4, 0.0),  # Sunday 23:30 in New York, Monday in UTC
         ("2026-12-01T04:30:00+00:00", 8, 0.0),  # 30 November 23:30 in New York, December in UTC
     ])
-    with closing(reader(server.db_path)) as conn:
+    with closing(connect_reader(server.db_path)) as conn:
         assert {d: v[0] for d, v in days(conn, KOLKATA).items()} == {
             "2026-11-27": 1, "2026-11-28": 2, "2026-11-30": 4, "2026-12-01": 8}
         assert {d: v[0] for d, v in days(conn, NEW_YORK, "week").items()} == {"2026-11-23": 7, "2026-11-30": 8}

@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from ccmonitor.queries import reader
+import stored
 from ccmonitor.queries.activity import PREVIEW_CHARS, api_errors, prompt_text, recent_prompts, recent_requests
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.models import models
 from ccmonitor.queries.rollups import nearest_rank
 from ccmonitor.queries.tools import edit_decisions, tool_usage
+from ccmonitor.store import Reader
 
 HOUR = Filters(since=datetime(2026, 11, 27, 16, tzinfo=UTC), until=datetime(2026, 11, 27, 17, tzinfo=UTC))
 PROMPT = "create hello.txt then run echo hi"
 
 
 @pytest.fixture
-def conn(captures_db: Path) -> Iterator[sqlite3.Connection]:
-    c = reader(captures_db)
-    yield c
-    c.close()
+def conn(captures_db: Path | str) -> Iterator[Reader]:
+    with stored.reader(captures_db) as c:
+        yield c
 
 
-def test_recent_prompts_newest_first_with_redacted_ones_listed(conn: sqlite3.Connection) -> None:
+def test_recent_prompts_newest_first_with_redacted_ones_listed(conn: Reader) -> None:
     prompts = recent_prompts(conn, HOUR)
     assert len(prompts) == 13
     assert [p["timestamp"] for p in prompts] == sorted((p["timestamp"] for p in prompts), reverse=True)
@@ -40,16 +39,14 @@ def test_recent_prompts_newest_first_with_redacted_ones_listed(conn: sqlite3.Con
     assert prompt_text(conn, "no-such-prompt") is None
 
 
-def test_long_prompts_are_previewed(conn: sqlite3.Connection, tmp_path: Path) -> None:
-    mem = sqlite3.connect(":memory:")
-    mem.row_factory = sqlite3.Row
-    conn.backup(mem)
-    mem.execute("UPDATE events SET prompt = ? WHERE event_name = 'claude_code.user_prompt'", ["x" * 1000])
-    p = recent_prompts(mem, HOUR, limit=1)[0]
+def test_long_prompts_are_previewed(captures_db: Path | str) -> None:
+    stored.execute(captures_db, "UPDATE events SET prompt = ? WHERE event_name = 'claude_code.user_prompt'",
+                   ["x" * 1000])
+    p = stored.read(captures_db, lambda conn: recent_prompts(conn, HOUR, limit=1))[0]
     assert p["preview"] == "x" * PREVIEW_CHARS and p["truncated"] is True
 
 
-def test_recent_requests_and_errors(conn: sqlite3.Connection) -> None:
+def test_recent_requests_and_errors(conn: Reader) -> None:
     requests = recent_requests(conn, HOUR, limit=500)
     assert len(requests) == 48
     assert {r["model"] for r in requests} == {"claude-opus-5-5", "claude-opus-4-8"}
@@ -59,7 +56,7 @@ def test_recent_requests_and_errors(conn: sqlite3.Connection) -> None:
     assert (error["status_code"], error["attempt"], error["error"]) == (500, 3, "Mock api_error (HTTP 500)")
 
 
-def test_tool_usage(conn: sqlite3.Connection) -> None:
+def test_tool_usage(conn: Reader) -> None:
     tools = {t["tool"]: t for t in tool_usage(conn, HOUR)}
     assert set(tools) == {"Bash", "Write"}
     bash = tools["Bash"]
@@ -70,11 +67,11 @@ def test_tool_usage(conn: sqlite3.Connection) -> None:
     assert bash["median_duration_ms"] == durations[(len(durations) * 50 + 99) // 100 - 1]
 
 
-def test_edit_decisions(conn: sqlite3.Connection) -> None:
+def test_edit_decisions(conn: Reader) -> None:
     assert edit_decisions(conn, HOUR) == [{"tool": "Write", "language": "Plain text", "accept": 12, "reject": 0}]
 
 
-def test_models(conn: sqlite3.Connection) -> None:
+def test_models(conn: Reader) -> None:
     by_model = {m["model"]: m for m in models(conn, HOUR)}
     opus = by_model["claude-opus-5-5"]
     assert (opus["requests"], opus["errors"], opus["input"]) == (44, 1, 11 * 5100)

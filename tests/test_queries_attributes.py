@@ -6,7 +6,10 @@ import sqlite3
 
 import pytest
 
-from ccmonitor.queries.attributes import COMMAND_NAME, object_of
+from ccmonitor.queries.attributes import object_of
+from ccmonitor.store.sqlite.dialect import SQLITE
+
+COMMAND_NAME = SQLITE.command_name("custom_attributes")
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -7,16 +7,16 @@ from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
-from ccmonitor.queries import reader
 from ccmonitor.queries.percentiles import percentiles
 from ccmonitor.queries.rollups import durations, nearest_rank, split_by
+from ccmonitor.store.sqlite.reads import connect_reader
 from test_queries_rollups import demo_db, ranges
 
 __all__ = ["demo_db"]  # the fixture, shared with test_queries_rollups
 
 
 def test_percentiles_use_the_histograms_and_equal_sorting_every_duration(demo_db: Path) -> None:
-    with closing(reader(demo_db)) as conn:
+    with closing(connect_reader(demo_db)) as conn:
         for f in ranges(3):
             for event, column in (("claude_code.api_request", "model"), ("claude_code.tool_result", "tool_name")):
                 expected = {key: {p: nearest_rank(values, p) for p in (1, 50, 95, 100)}

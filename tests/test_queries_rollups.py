@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from ccmonitor.demo import demo_command
-from ccmonitor.queries import reader
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.models import models
 from ccmonitor.queries.rollups import split, totals
@@ -22,7 +21,8 @@ from ccmonitor.queries.series import tokens_over_time
 from ccmonitor.queries.tiles import tiles
 from ccmonitor.queries.tools import edit_decisions, tool_usage
 from ccmonitor.store.histograms import bucket_sql
-from ccmonitor.store.sqlite import open_database
+from ccmonitor.store.sqlite.reads import connect_reader
+from ccmonitor.store.sqlite.writer import open_database
 
 END = datetime(2026, 11, 27, 12, tzinfo=UTC)
 METRIC_KEY = "substr(timestamp, 1, 13), metric_name, type, model, tool, decision, language"
@@ -164,7 +164,7 @@ def ranges(seed: int) -> list[Filters]:
 
 
 def test_rollup_and_raw_answers_agree(demo_db: Path) -> None:
-    with closing(reader(demo_db)) as conn:
+    with closing(connect_reader(demo_db)) as conn:
         terminals = tuple(r[0] for r in conn.execute("SELECT DISTINCT terminal_type FROM metrics"))
         model = conn.execute("SELECT model FROM events WHERE model IS NOT NULL LIMIT 1").fetchone()[0]
         teams = sorted({r[0] for r in conn.execute("SELECT json_extract(attributes, '$.team') FROM attribute_sets")})
@@ -213,5 +213,5 @@ def test_split_edges() -> None:
 
 
 def test_totals_rejects_unknown_columns(demo_db: Path) -> None:
-    with closing(reader(demo_db)) as conn, pytest.raises(ValueError):
+    with closing(connect_reader(demo_db)) as conn, pytest.raises(ValueError):
         totals(conn, "metrics", ranges(2)[0], ("x",), ("user_email",))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,28 +10,28 @@ from pathlib import Path
 
 import pytest
 
-from ccmonitor.queries import reader
+import stored
 from ccmonitor.queries.facets import facets
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.sessions import list_sessions
 from ccmonitor.queries.story import session_story
+from ccmonitor.store import Reader
 
 HOUR = Filters(since=datetime(2026, 11, 27, 16, tzinfo=UTC), until=datetime(2026, 11, 27, 17, tzinfo=UTC))
 PROMPT = "create hello.txt then run echo hi"
 
 
 @pytest.fixture
-def conn(captures_db: Path) -> Iterator[sqlite3.Connection]:
-    c = reader(captures_db)
-    yield c
-    c.close()
+def conn(captures_db: Path | str) -> Iterator[Reader]:
+    with stored.reader(captures_db) as c:
+        yield c
 
 
-def session_with(conn: sqlite3.Connection, sql: str) -> str:
+def session_with(conn: Reader, sql: str) -> str:
     return conn.execute(sql).fetchone()[0]
 
 
-def test_list_newest_first_with_per_session_totals(conn: sqlite3.Connection) -> None:
+def test_list_newest_first_with_per_session_totals(conn: Reader) -> None:
     page = list_sessions(conn, HOUR)
     sessions = page["sessions"]
     assert len(sessions) == 13 and page["has_more"] is False
@@ -45,7 +44,7 @@ def test_list_newest_first_with_per_session_totals(conn: sqlite3.Connection) -> 
     assert len(failed) == 1 and failed[0]["cost_usd"] == 0
 
 
-def test_paging(conn: sqlite3.Connection) -> None:
+def test_paging(conn: Reader) -> None:
     first = list_sessions(conn, HOUR, limit=5)
     rest = list_sessions(conn, HOUR, limit=10, offset=5)
     assert first["has_more"] and not rest["has_more"]
@@ -53,7 +52,7 @@ def test_paging(conn: sqlite3.Connection) -> None:
     assert len(ids) == len(set(ids)) == 13
 
 
-def test_model_and_user_filters(conn: sqlite3.Connection) -> None:
+def test_model_and_user_filters(conn: Reader) -> None:
     old = list_sessions(conn, replace(HOUR, models=("claude-opus-4-8[1m]",)))["sessions"]
     assert len(old) == 1 and old[0]["cost_usd"] == pytest.approx(0.048625)
     user = old[0]["user"]
@@ -61,7 +60,7 @@ def test_model_and_user_filters(conn: sqlite3.Connection) -> None:
     assert [s["session_id"] for s in mine] == [old[0]["session_id"]]
 
 
-def test_story_of_the_traced_session(conn: sqlite3.Connection) -> None:
+def test_story_of_the_traced_session(conn: Reader) -> None:
     sid = session_with(conn, "SELECT session_id FROM spans LIMIT 1")
     story = session_story(conn, sid)
     preamble, prompt = story["prompts"]
@@ -78,7 +77,7 @@ def test_story_of_the_traced_session(conn: sqlite3.Connection) -> None:
     assert story["session"]["session_id"] == sid and story["session"]["api_requests"] == 4
 
 
-def test_story_of_a_failed_session(conn: sqlite3.Connection) -> None:
+def test_story_of_a_failed_session(conn: Reader) -> None:
     sid = session_with(conn, "SELECT session_id FROM events WHERE event_name = 'claude_code.api_error'")
     prompt = session_story(conn, sid)["prompts"][-1]
     errors = [s for s in prompt["steps"] if s["event"].startswith("claude_code.api_")]
@@ -87,11 +86,11 @@ def test_story_of_a_failed_session(conn: sqlite3.Connection) -> None:
     assert prompt["errors"] == 2 and prompt["api_requests"] == 0
 
 
-def test_unknown_session(conn: sqlite3.Connection) -> None:
+def test_unknown_session(conn: Reader) -> None:
     assert session_story(conn, "no-such-session") is None
 
 
-def test_facets(conn: sqlite3.Connection) -> None:
+def test_facets(conn: Reader) -> None:
     got = facets(conn, replace(HOUR, users=("someone",), models=("x",)))  # choices ignore the current picks
     assert len(got["users"]) == 13 and all(len(u["id"]) == 64 for u in got["users"])  # hashed user.id only
     assert got["models"] == ["claude-opus-4-8", "claude-opus-4-8[1m]", "claude-opus-5-5"]

@@ -3,7 +3,6 @@ figures of the captures README, series add up to the tiles, and filters narrow (
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ccmonitor.queries import reader
+import stored
 from ccmonitor.queries.buckets import LADDER, MAX_BUCKETS, axis, bucket_seconds
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.series import cost_over_time, lines_over_time, tokens_over_time
 from ccmonitor.queries.tiles import tiles
+from ccmonitor.store import Reader
 
 HOUR = Filters(since=datetime(2026, 11, 27, 16, tzinfo=UTC), until=datetime(2026, 11, 27, 17, tzinfo=UTC))
 TOTALS = {"input_tokens": 61200, "output_tokens": 3360, "cache_read_tokens": 252000,
@@ -24,13 +24,12 @@ TOTALS = {"input_tokens": 61200, "output_tokens": 3360, "cache_read_tokens": 252
 
 
 @pytest.fixture
-def conn(captures_db: Path) -> Iterator[sqlite3.Connection]:
-    c = reader(captures_db)
-    yield c
-    c.close()
+def conn(captures_db: Path | str) -> Iterator[Reader]:
+    with stored.reader(captures_db) as c:
+        yield c
 
 
-def test_tiles_equal_the_captured_sessions(conn: sqlite3.Connection) -> None:
+def test_tiles_equal_the_captured_sessions(conn: Reader) -> None:
     t = tiles(conn, HOUR)
     assert {k: t[k] for k in TOTALS} == TOTALS
     assert t["cost_usd"] == pytest.approx(11 * 0.0347 + 0.048625)  # 2.1.197 priced its model differently
@@ -38,13 +37,13 @@ def test_tiles_equal_the_captured_sessions(conn: sqlite3.Connection) -> None:
     assert t["active_time_cli_s"] > 0
 
 
-def test_tiles_are_raw_sums(conn: sqlite3.Connection) -> None:
+def test_tiles_are_raw_sums(conn: Reader) -> None:
     raw = conn.execute(
         "SELECT SUM(metric_value) FROM metrics WHERE metric_name = 'claude_code.cost.usage'").fetchone()[0]
     assert tiles(conn, HOUR)["cost_usd"] == pytest.approx(raw)
 
 
-def test_model_filter_narrows_model_metrics_only(conn: sqlite3.Connection) -> None:
+def test_model_filter_narrows_model_metrics_only(conn: Reader) -> None:
     t = tiles(conn, replace(HOUR, models=("claude-opus-5-5",)))
     assert t["input_tokens"] == 11 * 5100
     assert t["api_requests"] == 44
@@ -52,21 +51,21 @@ def test_model_filter_narrows_model_metrics_only(conn: sqlite3.Connection) -> No
 
 
 @pytest.mark.parametrize(("team", "expected"), [("platform", 61200), ("nobody", 0)])
-def test_attribute_filter(conn: sqlite3.Connection, team: str, expected: int) -> None:
+def test_attribute_filter(conn: Reader, team: str, expected: int) -> None:
     assert tiles(conn, replace(HOUR, attributes=(("team", team),)))["input_tokens"] == expected
 
 
-def test_attribute_values_of_one_key_are_alternatives(conn: sqlite3.Connection) -> None:
+def test_attribute_values_of_one_key_are_alternatives(conn: Reader) -> None:
     f = replace(HOUR, attributes=(("team", "nobody"), ("team", "platform")))
     assert tiles(conn, f)["input_tokens"] == 61200
 
 
-def test_empty_range_is_zero_not_missing(conn: sqlite3.Connection) -> None:
+def test_empty_range_is_zero_not_missing(conn: Reader) -> None:
     t = tiles(conn, replace(HOUR, since=HOUR.since - timedelta(days=2), until=HOUR.since - timedelta(days=1)))
     assert t["input_tokens"] == 0 and t["sessions"] == 0 and t["cache_hit_ratio"] is None
 
 
-def test_series_add_up_to_the_tiles(conn: sqlite3.Connection) -> None:
+def test_series_add_up_to_the_tiles(conn: Reader) -> None:
     t = tiles(conn, HOUR)
     tokens = tokens_over_time(conn, HOUR)
     assert list(tokens["series"])[:4] == ["input", "output", "cacheRead", "cacheCreation"]
@@ -78,7 +77,7 @@ def test_series_add_up_to_the_tiles(conn: sqlite3.Connection) -> None:
     assert sum(lines_over_time(conn, HOUR)["series"]["added"]) == 36
 
 
-def test_series_are_dense(conn: sqlite3.Connection) -> None:
+def test_series_are_dense(conn: Reader) -> None:
     tokens = tokens_over_time(conn, HOUR)
     assert tokens["bucket_seconds"] == 60
     assert len(tokens["t"]) == 60 and all(len(v) == 60 for v in tokens["series"].values())

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ccmonitor import reports
-from ccmonitor.queries import reader
 from ccmonitor.queries.periods import REPORTS, report
+from ccmonitor.store.sqlite.reads import connect_reader
 from test_periods import ALL
 
 
@@ -24,7 +24,7 @@ def rendered(doc: dict, fmt: str) -> str:
 
 @pytest.fixture
 def docs(captures_db: Path) -> dict[str, dict]:
-    with closing(reader(captures_db)) as conn:
+    with closing(connect_reader(captures_db)) as conn:
         return {name: report(conn, name, ALL) for name in REPORTS}
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from capture import replay_scenario, requests
 from ccmonitor.errors import ConfigError, StoreUnavailable
-from ccmonitor.store.sqlite import open_database
+from ccmonitor.store.sqlite.writer import open_database
 from disk import TinyDisk
 
 

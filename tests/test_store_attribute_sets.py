@@ -13,12 +13,12 @@ from pathlib import Path
 
 import httpx
 
-from ccmonitor.queries import reader
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.models import models
 from ccmonitor.queries.rollups import split
 from ccmonitor.queries.tiles import tiles
-from ccmonitor.store.sqlite import open_database
+from ccmonitor.store.sqlite.reads import connect_reader
+from ccmonitor.store.sqlite.writer import open_database
 from otlp_builders import DELTA, T0, event_request, sum_request
 from test_queries_rollups import V4_INDEXES, V4_TABLES, assert_rollups_exact, copy, demo_db, drop, quoted, rounded
 
@@ -32,7 +32,7 @@ def test_migration_0004_maps_old_sessions_to_the_sets_ingest_would_give(demo_db:
         sessions = set(conn.execute("SELECT session, attributes FROM session_attribute_sets"
                                     " JOIN attribute_sets ON id = attribute_set"))
     assert sessions and all({"team", "department"} <= json.loads(a).keys() for _, a in sessions)
-    with closing(reader(demo_db)) as conn:
+    with closing(connect_reader(demo_db)) as conn:
         teams = [r[0] for r in conn.execute("SELECT DISTINCT json_extract(attributes, '$.team') FROM attribute_sets")]
         terminals = tuple(r[0] for r in conn.execute("SELECT DISTINCT terminal_type FROM events"))
         answers = {t: [query(conn, f) for f in team_filters(t) for query in (tiles, models)] for t in teams}
@@ -81,7 +81,7 @@ def test_attribute_filter_counts_records_sent_without_a_session_id(server) -> No
     f = Filters(since=datetime.fromtimestamp(start / 1e9, UTC) - timedelta(minutes=30),
                 until=datetime.fromtimestamp(start / 1e9, UTC) + timedelta(hours=5, minutes=30),
                 attributes=(("team", "solo"),))
-    with closing(reader(server.db_path)) as conn:
+    with closing(connect_reader(server.db_path)) as conn:
         assert [r[0] for r in conn.execute("SELECT attributes FROM attribute_sets WHERE id IN"
                                            " (SELECT attribute_set FROM metrics)"
                             " ORDER BY 1").fetchall()] == ['{"cost_center":7,"team":"solo"}', '{"team":"x"}']

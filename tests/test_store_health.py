@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ccmonitor.store.sqlite import HEARTBEAT_S, connect
+from ccmonitor.store.sqlite.writer import HEARTBEAT_S, connect
 from conftest import RunningServer
 from disk import TinyDisk
 from otlp_builders import event_request

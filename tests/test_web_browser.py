@@ -23,8 +23,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
+from capture import STANDARD, replay_scenario
 from ccmonitor.demo import demo_command
-from conftest import RunningServer, make_config
+from conftest import BACKENDS, RunningServer, make_config
 from otlp_builders import event_request
 
 pytestmark = pytest.mark.browser
@@ -57,12 +58,19 @@ def browser() -> Iterator[webdriver.Chrome]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def server(_captures_db_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """The replayed captures plus one session whose prompt and tool parameters are HTML."""
-    db = tmp_path_factory.mktemp("browser") / "claude_monitoring.db"
-    shutil.copy(_captures_db_master, db)
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The replayed captures plus one session whose prompt and tool parameters are HTML, per backend."""
+    db: Path | str
+    if request.param == "sqlite":
+        db = tmp_path_factory.mktemp("browser") / "claude_monitoring.db"
+    else:
+        cluster = request.getfixturevalue("postgres_cluster")
+        db = cluster.create_database()
+        request.addfinalizer(lambda: cluster.drop_database(db))
     running = RunningServer(make_config(db))
+    for scenario in (*STANDARD, "old-client-2.1.197-http-protobuf", "api-error-500"):
+        replay_scenario(scenario, running.ports)
     common = {"session.id": "xss-session", "prompt.id": "xss-prompt", "user.id": "xss-user"}
     request = event_request([
         {**common, "event.name": "user_prompt", "_time": XSS_TIME, "prompt": XSS, "prompt_length": len(XSS)},

@@ -31,7 +31,7 @@ def _setting_options(func: Any) -> Any:
             func = click.option(f"{flag}/--no-{flag[2:]}", s.name, default=None,
                                 help=f"{s.help} [env {s.env}; default {s.default}]")(func)
         else:
-            ptype = click.Path(dir_okay=False) if s.name == "db" else s.type
+            ptype = str if s.name == "db" else s.type  # a file path or a URL: config.database_location
             func = click.option(flag, s.name, type=ptype, default=None,
                                 help=f"{s.help} [env {s.env}; default {s.default}]")(func)
     return func

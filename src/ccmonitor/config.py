@@ -36,7 +36,8 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("db", Path, None, "SQLite database file (default: $XDG_DATA_HOME/ccmonitor/claude_monitoring.db)"),
+    Setting("db", str, None, "SQLite database file, or a postgresql:// URL for the team server (docs/postgres.md;"
+            " default: $XDG_DATA_HOME/ccmonitor/claude_monitoring.db)"),
     Setting("host", str, "127.0.0.1", "Interface to listen on; --listen-all means 0.0.0.0 (remote monitoring)"),
     Setting("grpc_port", int, 4317, "OTLP/gRPC port"),
     Setting("http_port", int, 4318, "OTLP/HTTP port"),
@@ -70,7 +71,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 @dataclass(frozen=True)
 class Config:
-    db: Path
+    db: Path | str  # a SQLite file, or a postgresql:// URL (kept as text)
     host: str = "127.0.0.1"
     grpc_port: int = 4317
     http_port: int = 4318
@@ -106,7 +107,7 @@ class Config:
             values[s.name] = raw
         if values["db"] is None:
             values["db"] = default_db_path(env)
-        values["db"] = Path(values["db"]).expanduser()
+        values["db"] = database_location(values["db"])
         config = cls(**values)
         config.validate()
         return config
@@ -127,6 +128,19 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
+
+
+def database_location(raw: str | Path) -> Path | str:
+    """A SQLite file path, or a postgresql:// URL. Any other URL is an error: a path never contains
+    `scheme://`, and taking one as a folder named `postgresql:` would lose the user's data silently."""
+    text = str(raw)
+    if text.startswith(("postgresql://", "postgres://")):
+        return text
+    scheme = text.split(":", 1)[0] if ":" in text else ""
+    if "://" in text or scheme.lower() in ("postgresql", "postgres"):
+        raise ConfigError(f"--db / CCMONITOR_DB takes a SQLite file path or a postgresql://user@host/dbname URL"
+                          f" (got a {scheme or ''}: URL)")
+    return Path(text).expanduser()
 
 
 def _parse(setting: Setting, raw: str) -> Any:

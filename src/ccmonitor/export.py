@@ -1,7 +1,7 @@
 """`ccmonitor export`: one table as CSV or JSON Lines, streamed in constant memory.
 
 Rows leave in (timestamp, id) order straight from one SELECT (a single consistent snapshot, read
-beside the running writer thanks to WAL), `CHUNK` rows at a time; nothing is collected first. Values
+beside the running writer: Store.stream), `CHUNK` rows at a time; nothing is collected first. Values
 are exactly as stored: timestamps are UTC text, and JSON columns (custom_attributes, tool_parameters,
 span_events, links) stay JSON text, so an export loads back into the same schema unchanged. The
 internal `dedup_key` digest is left out.
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
-from ccmonitor.queries.filters import utc_text
+from ccmonitor.store import Store
+from ccmonitor.telemetry import utc_text
 
 TABLES = ("events", "metrics", "spans")
 FORMATS = ("csv", "jsonl")
@@ -24,16 +24,16 @@ CHUNK = 1000
 INTERNAL = {"dedup_key"}
 
 
-def columns(conn: sqlite3.Connection, table: str) -> list[str]:
+def columns(store: Store, table: str) -> list[str]:
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
-    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in INTERNAL]
+    return [c for c in store.columns(table) if c not in INTERNAL]
 
 
-def rows(conn: sqlite3.Connection, table: str, since: datetime | None = None,
+def rows(store: Store, table: str, since: datetime | None = None,
          until: datetime | None = None) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
     """The column names and a lazy iterator over the table's rows in [since, until)."""
-    names = columns(conn, table)
+    names = columns(store, table)
     clauses, params = [], []
     if since is not None:
         clauses.append("timestamp >= ?")
@@ -42,21 +42,16 @@ def rows(conn: sqlite3.Connection, table: str, since: datetime | None = None,
         clauses.append("timestamp < ?")
         params.append(utc_text(until))
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    cursor = conn.execute(f"SELECT {', '.join(names)} FROM {table} {where} ORDER BY timestamp, id", params)
-
-    def chunks() -> Iterator[tuple[Any, ...]]:
-        while batch := cursor.fetchmany(CHUNK):
-            yield from batch
-
-    return names, chunks()
+    it = store.stream(f"SELECT {', '.join(names)} FROM {table} {where} ORDER BY timestamp, id", params, CHUNK)
+    return names, (tuple(row) for row in it)
 
 
-def write(conn: sqlite3.Connection, table: str, fmt: str, out: TextIO, since: datetime | None = None,
+def write(store: Store, table: str, fmt: str, out: TextIO, since: datetime | None = None,
           until: datetime | None = None, progress: Callable[[int], None] | None = None) -> int:
     """Stream the rows to `out`; returns how many were written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    names, it = rows(conn, table, since, until)
+    names, it = rows(store, table, since, until)
     csv_out = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if csv_out is not None:
         csv_out.writerow(names)

@@ -29,7 +29,7 @@ from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import grpc as otlp_grpc
 from ccmonitor.otlp import http as otlp_http
 from ccmonitor.retention import retention_loop
-from ccmonitor.store.sqlite import SqliteStore
+from ccmonitor.store import Store, open_store
 from ccmonitor.web import status
 from ccmonitor.web.app import routes as web_routes
 from ccmonitor.web.auth import RequireToken
@@ -70,7 +70,7 @@ class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.ports: Ports | None = None
-        self.store: SqliteStore | None = None
+        self.store: Store | None = None
         self._stop = asyncio.Event()
         self._servers: list[_Uvicorn] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -94,8 +94,8 @@ class Server:
         grpc_probe.close()  # grpc binds it itself just below (SO_REUSEADDR, so no TIME_WAIT clash)
         try:
             self.store = store = await asyncio.to_thread(
-                SqliteStore, c.db, synchronous=c.synchronous, busy_timeout_ms=c.busy_timeout_ms,
-                queue_max_records=c.queue_max_records, commit_timeout_s=c.commit_timeout_s)
+                lambda: open_store(c.db, synchronous=c.synchronous, busy_timeout_ms=c.busy_timeout_ms,
+                                   queue_max_records=c.queue_max_records, commit_timeout_s=c.commit_timeout_s))
         except StoreUnavailable:
             http_sock.close()
             app_sock.close()
@@ -104,8 +104,7 @@ class Server:
                                        max_inflight_bytes=c.max_inflight_bytes, max_body_bytes=c.max_body_bytes,
                                        max_records=c.max_records_per_request)
         otlp = otlp_http.routes(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
-        ops = status.routes(c.db, store.health.state, ingest.counters.snapshot,
-                            lambda: dict(store.last_commit), lambda: store.queued)
+        ops = status.routes(store, ingest.counters.snapshot)
         limits = connections.Limits.of(c)
         connections.reserve_descriptors(limits)
         self._grpc = otlp_grpc.create_server(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token,
@@ -123,7 +122,7 @@ class Server:
                               "choose another with --grpc-port / CCMONITOR_GRPC_PORT")
         guard = [Middleware(RequireToken, token=c.auth_token)]  # /stats on 4318 too: only /health is open
         apps = [(Starlette(routes=otlp + ops, middleware=guard), http_sock),
-                (Starlette(routes=otlp + ops + web_routes(c), middleware=guard), app_sock)]
+                (Starlette(routes=otlp + ops + web_routes(c, store), middleware=guard), app_sock)]
         for app, sock in apps:
             # No limit_concurrency: it counts idle sockets too; connections.py bounds them per port.
             server = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
@@ -133,7 +132,7 @@ class Server:
             self._servers.append(server)
             self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
         await self._grpc.start()
-        self._tasks.append(asyncio.create_task(retention_loop(c, self._stop)))  # idle when retention is off
+        self._tasks.append(asyncio.create_task(retention_loop(store, c, self._stop)))  # idle when retention is off
         while not all(s.started for s in self._servers):
             await asyncio.sleep(0.01)
         self.ports = Ports(grpc_bound, http_sock.getsockname()[1], app_sock.getsockname()[1])

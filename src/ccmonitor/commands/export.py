@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from ccmonitor import export
 from ccmonitor.commands.options import db_option, open_reader, when
+from ccmonitor.errors import StoreBusy
 
 
 @click.command("export")
@@ -19,18 +19,20 @@ from ccmonitor.commands.options import db_option, open_reader, when
 @click.option("--until", help="Only rows before: a date (included), an ISO time, or a duration ago.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               show_default=True, help="File to write; - is standard output.")
-def export_command(db: Path | None, table: str, fmt: str, since: str | None, until: str | None,
+def export_command(db: str | None, table: str, fmt: str, since: str | None, until: str | None,
                    output: str) -> None:
     """Stream one table as CSV or JSON Lines, in constant memory (values exactly as stored)."""
     start, end = when(since, None), when(until, None, end=True)
-    _, conn = open_reader(db)
+    store = open_reader(db)
     try:
         if output == "-":
-            n = export.write(conn, table, fmt, sys.stdout, start, end)
+            n = export.write(store, table, fmt, sys.stdout, start, end)
         else:
             with open(output, "w", encoding="utf-8", newline="") as out:
-                n = export.write(conn, table, fmt, out, start, end)
+                n = export.write(store, table, fmt, out, start, end)
+    except StoreBusy as exc:
+        raise click.ClickException(f"export stopped: {exc}") from None
     finally:
-        conn.close()
+        store.close()
     if output != "-":
         click.echo(f"exported {n} {table} rows to {output}", err=True)

@@ -8,7 +8,6 @@ its local midnight, and an `--until` date includes that whole day. Any time that
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,15 +15,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from ccmonitor.config import Config
-from ccmonitor.errors import ConfigError
-from ccmonitor.queries import reader
+from ccmonitor.errors import CcmonitorError, ConfigError
 from ccmonitor.queries.filters import EARLIEST, clamp
+from ccmonitor.store import Store, open_store
 
 EPOCH, FAR = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
 DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                         help="SQLite database file [env CCMONITOR_DB; default: the one `serve` uses]")
+db_option = click.option("--db", default=None, metavar="FILE|URL",
+                         help="SQLite database file or postgresql:// URL [env CCMONITOR_DB; default: the one"
+                              " `serve` uses]")
 
 
 def duration(text: str) -> timedelta:
@@ -69,18 +69,19 @@ def when(text: str | None, tz: tzinfo | None, *, end: bool = False, now: datetim
     return clamp(at if at.tzinfo or tz is None else at.replace(tzinfo=tz))
 
 
-def database(db: Path | None) -> Path:
+def database(db: str | None) -> Path | str:
     try:
         return Config.load({"db": db}).db
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-def open_reader(db: Path | None) -> tuple[Path, sqlite3.Connection]:
-    path = database(db)
-    if not path.exists():
-        raise click.ClickException(f"no database at {path}; run `ccmonitor serve` first or pass --db")
-    return path, reader(path)
+def open_reader(db: str | None) -> Store:
+    """The store `--db` names, read-only (no writer, no migrations); close it when done."""
+    try:
+        return open_store(database(db), write=False)
+    except CcmonitorError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def attributes(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

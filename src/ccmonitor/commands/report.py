@@ -17,6 +17,7 @@ import click
 from ccmonitor import reports
 from ccmonitor.commands.options import EPOCH, FAR, attributes, db_option, open_reader, when, zone
 from ccmonitor.config import Config
+from ccmonitor.errors import StoreBusy
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.periods import REPORTS, report
 
@@ -46,7 +47,7 @@ def _report_command(name: str) -> click.Command:
     @click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="Custom attribute, e.g. team=platform.")
     @click.option("--json", "fmt", flag_value="json", help="Print the JSON document.")
     @click.option("--csv", "fmt", flag_value="csv", help="Print the rows as CSV.")
-    def command(db: Path | None, server: str | None, since: str | None, until: str | None, tz_name: str,
+    def command(db: str | None, server: str | None, since: str | None, until: str | None, tz_name: str,
                 breakdown: bool, users: tuple[str, ...], models: tuple[str, ...], attrs: tuple[str, ...],
                 fmt: str | None) -> None:
         if breakdown and name in ("sessions", "models", "tools"):
@@ -57,11 +58,13 @@ def _report_command(name: str) -> click.Command:
         if server:
             doc = fetch_report(server, name, f, tz_name, breakdown)
         else:
-            _, conn = open_reader(db)
+            store = open_reader(db)
             try:
-                doc = report(conn, name, f, tz, breakdown)
+                doc = store.read(lambda conn: report(conn, name, f, tz, breakdown))
+            except StoreBusy as exc:
+                raise click.ClickException(str(exc)) from None
             finally:
-                conn.close()
+                store.close()
         reports.render(doc, fmt or "table", sys.stdout)
 
     return command

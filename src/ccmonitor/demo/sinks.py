@@ -16,14 +16,14 @@ import click
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp.decode import PROTOBUF
 from ccmonitor.otlp.signals import SIGNALS
-from ccmonitor.store.sqlite import SqliteStore
+from ccmonitor.store import open_store
 
 Progress = Callable[[int], None]
 
 
-async def into_database(db: Path, requests: Iterator[tuple[str, bytes, int]], progress: Progress) -> int:
+async def into_database(db: Path | str, requests: Iterator[tuple[str, bytes, int]], progress: Progress) -> int:
     """Through Ingest.export, the very call the receivers make, with a few requests in flight."""
-    store = await asyncio.to_thread(SqliteStore, db, synchronous="NORMAL", queue_max_records=1_000_000)
+    store = await asyncio.to_thread(lambda: open_store(db, synchronous="NORMAL", queue_max_records=1_000_000))
     ingest = Ingest(store, max_inflight_bytes=1 << 30, commit_timeout_s=600)
     pending: list[asyncio.Task[Any]] = []
     events = 0

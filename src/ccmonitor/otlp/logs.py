@@ -20,7 +20,7 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from ccmonitor.bounds import EVENT_COLUMNS
-from ccmonitor.otlp.origin import Origin, record_key
+from ccmonitor.otlp.origin import Origin
 from ccmonitor.otlp.values import (
     any_value,
     as_float,
@@ -31,11 +31,10 @@ from ccmonitor.otlp.values import (
     timestamp_text,
 )
 from ccmonitor.records import Batch, Event
+from ccmonitor.telemetry import PROMPT_BODY_EVENTS, PROMPT_KEYS, record_key
 
 REDACTED = "<REDACTED>"
 # Attributes that hold what the user typed (or the full API conversation): dropped with store_prompts off.
-PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt")
-PROMPT_BODY_EVENTS = ("claude_code.api_request_body",)
 
 # column -> (attribute, parser); a value the parser can't read stays in custom_attributes.
 _TEXT = as_text

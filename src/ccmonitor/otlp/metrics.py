@@ -19,9 +19,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, DataPointFlags
 
 from ccmonitor.bounds import metric_bound
-from ccmonitor.otlp.origin import Origin, digest, record_key, sorted_attributes_bytes
+from ccmonitor.otlp.origin import Origin, sorted_attributes_bytes
 from ccmonitor.otlp.values import as_text, now_unix_nano, timestamp_text
 from ccmonitor.records import Batch, MetricPoint
+from ccmonitor.telemetry import digest, record_key
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 NO_VALUE = DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK

@@ -12,8 +12,6 @@ digest of its canonical JSON: the dashboard filters and rolls up by it (store/at
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,34 +20,7 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyVa
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from ccmonitor.otlp.values import any_value, as_text, attributes
-
-# Attribute -> identity column, shared by metrics and events (Claude Code's standard attributes).
-IDENTITY_KEYS: tuple[tuple[str, str], ...] = (
-    ("session_id", "session.id"),
-    ("account_uuid", "user.account_uuid"),
-    ("organization_id", "organization.id"),
-    ("terminal_type", "terminal.type"),
-    ("app_version", "app.version"),
-    ("user_id", "user.id"),
-    ("user_email", "user.email"),
-)
-# Resource keys set by OTel SDKs, Claude Code or the platform: not a custom attribute.
-STANDARD_PREFIXES = ("host.", "os.", "service.", "otel.", "anthropic.", "telemetry.", "process.",
-                     "resource.", "deployment.", "container.", "k8s.", "cloud.", "event.")
-_IDENTITY_ATTRIBUTES = frozenset(key for _, key in IDENTITY_KEYS)
-
-
-def digest(*parts: bytes, size: int = 16) -> bytes:
-    h = hashlib.blake2b(digest_size=size)
-    for part in parts:
-        h.update(len(part).to_bytes(4, "little"))
-        h.update(part)
-    return h.digest()
-
-
-def record_key(*parts: bytes) -> int:
-    """A record's dedup key: a signed 64-bit digest (SQLite INTEGER), unique together with its timestamp."""
-    return int.from_bytes(digest(*parts, size=8), "little", signed=True)
+from ccmonitor.telemetry import IDENTITY_KEYS, attribute_set, digest, is_custom
 
 
 def sorted_attributes_bytes(kvs: Any) -> bytes:
@@ -58,18 +29,6 @@ def sorted_attributes_bytes(kvs: Any) -> bytes:
 
 def _key(kv: KeyValue) -> str:
     return kv.key
-
-
-def attribute_set(custom: dict[str, Any]) -> tuple[int, str]:
-    """(id, canonical JSON) of a set of custom attributes; the empty set is 0."""
-    if not custom:
-        return 0, "{}"
-    text = json.dumps(custom, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return record_key(text.encode()) or 1, text
-
-
-def is_custom(key: str) -> bool:
-    return not key.startswith(STANDARD_PREFIXES) and key not in _IDENTITY_ATTRIBUTES
 
 
 @dataclass(slots=True)

@@ -12,10 +12,10 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from ccmonitor.otlp.logs import PROMPT_KEYS
-from ccmonitor.otlp.origin import Origin, record_key
+from ccmonitor.otlp.origin import Origin
 from ccmonitor.otlp.values import as_text, attributes, hex_id, timestamp_text
 from ccmonitor.records import Batch, Span
+from ccmonitor.telemetry import PROMPT_KEYS, record_key
 
 
 def _dumps(value: Any) -> str:

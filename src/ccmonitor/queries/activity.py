@@ -7,20 +7,19 @@ keep prompts) is still listed, with `prompt` null and its length.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-from ccmonitor.queries import names
-from ccmonitor.queries.attributes import COMMAND_NAME
+from ccmonitor import telemetry as names
 from ccmonitor.queries.buckets import iso
 from ccmonitor.queries.filters import USER_EXPR, Filters
+from ccmonitor.store import Reader
 
 PREVIEW_CHARS = 160
 DEFAULT_LIMIT = 50
 USER = USER_EXPR.format(p="")
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: list[object]) -> list[dict[str, Any]]:
+def _rows(conn: Reader, sql: str, params: list[object]) -> list[dict[str, Any]]:
     out = []
     for row in conn.execute(sql, params):
         item = dict(row)
@@ -29,23 +28,23 @@ def _rows(conn: sqlite3.Connection, sql: str, params: list[object]) -> list[dict
     return out
 
 
-def recent_prompts(conn: sqlite3.Connection, f: Filters, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
-    where, params = f.where(model=False)
+def recent_prompts(conn: Reader, f: Filters, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
+    where, params = f.where(conn.sql, model=False)
     rows = _rows(conn, (
         f"SELECT timestamp, session_id, prompt_id, {USER} AS user,"
         f" substr(prompt, 1, {PREVIEW_CHARS}) AS preview, length(prompt) > {PREVIEW_CHARS} AS truncated,"
         " COALESCE(prompt_length, length(prompt)) AS prompt_length"
         " FROM events"
         f" WHERE event_name = ? AND {where}"
-        f" AND {COMMAND_NAME} IS NULL"
+        f" AND {conn.sql.command_name('custom_attributes')} IS NULL"
         " ORDER BY timestamp DESC LIMIT ?"), [names.USER_PROMPT, *params, limit])
     for row in rows:
         row["truncated"] = bool(row["truncated"])
     return rows
 
 
-def recent_requests(conn: sqlite3.Connection, f: Filters, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
-    where, params = f.where()
+def recent_requests(conn: Reader, f: Filters, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
+    where, params = f.where(conn.sql)
     return _rows(conn, (
         f"SELECT timestamp, session_id, prompt_id, {USER} AS user, model, input_tokens, output_tokens,"
         " cache_read_tokens, cache_creation_tokens, cost_usd, duration_ms FROM events"
@@ -53,15 +52,15 @@ def recent_requests(conn: sqlite3.Connection, f: Filters, limit: int = DEFAULT_L
         [names.API_REQUEST, *params, limit])
 
 
-def api_errors(conn: sqlite3.Connection, f: Filters, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
-    where, params = f.where()
+def api_errors(conn: Reader, f: Filters, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
+    where, params = f.where(conn.sql)
     return _rows(conn, (
         f"SELECT timestamp, session_id, prompt_id, {USER} AS user, model, status_code, error, attempt,"
         f" duration_ms FROM events WHERE event_name = ? AND {where} ORDER BY timestamp DESC LIMIT ?"),
         [names.API_ERROR, *params, limit])
 
 
-def prompt_text(conn: sqlite3.Connection, prompt_id: str) -> dict[str, Any] | None:
+def prompt_text(conn: Reader, prompt_id: str) -> dict[str, Any] | None:
     """The full text of one prompt ("full text on demand")."""
     row = conn.execute(
         "SELECT timestamp, session_id, prompt_id, prompt, prompt_length FROM events"

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from ccmonitor.queries.filters import Filters
+from ccmonitor.store.dialect import Dialect
 
 # Bucket sizes in seconds, smallest first; the first that gives at most MAX_BUCKETS wins. Past a week:
 # 4, 13 and 52 weeks, then 520 and 5200, so even 1970..9999 (the widest range, queries/filters.py)
@@ -30,9 +31,9 @@ def bucket_seconds(f: Filters) -> int:
     return LADDER[-1]
 
 
-def bucket_sql(size: int, column: str = "timestamp") -> str:
+def bucket_sql(sql: Dialect, size: int, column: str = "timestamp") -> str:
     """An integer: the unix second at which `column`'s bucket starts. `size` is from LADDER (an int)."""
-    return f"(CAST(strftime('%s', {column}) AS INTEGER) / {int(size)}) * {int(size)}"
+    return f"({sql.epoch(column)} / {int(size)}) * {int(size)}"
 
 
 def iso(stored: str | None) -> str | None:

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ccmonitor.store.attribute_sets import set_of
+from ccmonitor.store.dialect import Dialect
+from ccmonitor.telemetry import utc_text
 
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 # A user is whatever identity the data has: email (OAuth), account uuid, or the hashed user.id.
@@ -32,14 +33,6 @@ def clamp(dt: datetime) -> datetime:
     except (OverflowError, ValueError, OSError):
         return EARLIEST if dt.year < 5000 else LATEST
     return min(max(utc, EARLIEST), LATEST)
-
-
-def utc_text(dt: datetime) -> str:
-    """A datetime as the stored timestamp form ('YYYY-MM-DD HH:MM:SS.mmm', UTC)."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
 
 
 @dataclass(frozen=True)
@@ -65,7 +58,7 @@ class Filters:
             if not ATTRIBUTE_KEY.match(key):
                 raise ValueError(f"invalid attribute name {key!r}")
 
-    def where(self, alias: str = "", *, model: bool = True,
+    def where(self, sql: Dialect, alias: str = "", *, model: bool = True,
               terminal: bool = True) -> tuple[str, list[object]]:
         """SQL condition (without WHERE) and its parameters, for metrics, events (or spans with
         model/terminal off). `alias` is a table alias like 'e'."""
@@ -86,14 +79,14 @@ class Filters:
             one_of(f"{p}terminal_type", self.terminals)
         one_of(f"{p}session_id", self.sessions)
         if self.attributes:  # the row's own set; rows stored before it existed: their session's
-            sets, set_params = self.attribute_sets()
+            sets, set_params = self.attribute_sets(sql)
             # a lookup per row, not `session_id IN (the team's sessions)`: that list is built anew per
             # statement and lures the planner into probing the session index once per session
-            clauses.append(f"{set_of(p)} IN ({sets})")
+            clauses.append(f"{sql.set_of(p)} IN ({sets})")
             params.extend(set_params)
         return " AND ".join(clauses), params
 
-    def attribute_sets(self) -> tuple[str, list[object]]:
+    def attribute_sets(self, sql: Dialect) -> tuple[str, list[object]]:
         """A query for the ids of the attribute sets (store/attribute_sets.py) the attribute filters
         select: values of one key are alternatives, keys all apply."""
         by_key: dict[str, list[str]] = {}
@@ -102,6 +95,6 @@ class Filters:
         clauses: list[str] = []
         params: list[object] = []
         for key, values in by_key.items():
-            clauses.append(f"json_extract(attributes, ?) IN ({', '.join('?' * len(values))})")
-            params.extend([f'$."{key}"', *values])
-        return f"SELECT id FROM attribute_sets WHERE {' AND '.join(clauses) or '1'}", params
+            clauses.append(f"{sql.json_member('attributes')} IN ({', '.join('?' * len(values))})")
+            params.extend([sql.json_key(key), *values])
+        return f"SELECT id FROM attribute_sets WHERE {' AND '.join(clauses) or '1 = 1'}", params

@@ -5,13 +5,13 @@ from duration histograms plus one bucket's rows (queries/percentiles.py)."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-from ccmonitor.queries import names
+from ccmonitor import telemetry as names
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.percentiles import percentiles
 from ccmonitor.queries.rollups import totals, whole
+from ccmonitor.store import Reader
 
 
 def _entry(out: dict[str, dict[str, Any]], model: object) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def _entry(out: dict[str, dict[str, Any]], model: object) -> dict[str, Any]:
         **{t: 0 for t in names.TOKEN_TYPES}, "cache_hit_ratio": None})
 
 
-def models(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
+def models(conn: Reader, f: Filters) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for (event, model), n in totals(conn, "events", f, (names.API_REQUEST, names.API_ERROR),
                                      ("event_name", "model")).items():

@@ -4,19 +4,19 @@ benchmark list them from here, so they cannot drift apart."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ccmonitor.queries import activity, models, series, tiles, tools
 from ccmonitor.queries.filters import Filters
+from ccmonitor.store import Reader
 
 
 @dataclass(frozen=True)
 class Panel:
     name: str
-    query: Callable[[sqlite3.Connection, Filters], Any]
+    query: Callable[[Reader, Filters], Any]
     title: str
     description: str
     model_filter: bool = True  # False: the data has no model, the model filter does not narrow it
@@ -48,5 +48,5 @@ PANELS: dict[str, Panel] = {p.name: p for p in (
 )}
 
 
-def overview(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
+def overview(conn: Reader, f: Filters) -> dict[str, Any]:
     return {name: panel.query(conn, f) for name, panel in PANELS.items()}

@@ -9,31 +9,32 @@ Every number has the dashboard's definition, and where the dashboard already has
     hence the rows of a report add up to its total. Rows split by model have no such count: there,
     sessions are the distinct sessions with token or cost usage of that model.
 Local periods: SQLite has no time zones, so the zone's UTC offsets over the data's time range become a
-CASE of `strftime` modifiers (`'-480 minutes'`). Each record lands on the local day, week (starting
-Monday) or month it happened in, across DST changes.
+CASE of offsets (a `strftime` modifier `'-480 minutes'` on SQLite, minutes on PostgreSQL: the same SQL
+on both, store/dialect.py). Each record lands on the local day, week (starting Monday) or month it
+happened in, across DST changes.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from ccmonitor.queries import names
+from ccmonitor import telemetry as names
 from ccmonitor.queries.buckets import stored_time
-from ccmonitor.queries.filters import LATEST, USER_EXPR, Filters, utc_text
+from ccmonitor.queries.filters import LATEST, USER_EXPR, Filters
 from ccmonitor.queries.models import models
 from ccmonitor.queries.rollups import whole
 from ccmonitor.queries.sessions import list_sessions
 from ccmonitor.queries.tiles import tiles
 from ccmonitor.queries.tools import edit_decisions, tool_usage
+from ccmonitor.store import Reader
+from ccmonitor.store.dialect import Dialect
+from ccmonitor.telemetry import utc_text
 
 PERIODS = ("day", "week", "month")
 USAGE_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd",
                  "sessions", "api_requests", "api_errors")
 TOKEN_COLUMNS = dict(zip(names.TOKEN_TYPES, USAGE_COLUMNS[:4], strict=True))  # cacheRead -> cache_read_tokens
-_PERIOD_SQL = {"day": "strftime('%Y-%m-%d', {c}, {m})", "week": "date({c}, {m}, '-6 days', 'weekday 1')",
-               "month": "strftime('%Y-%m', {c}, {m})"}
 _SCAN_STEP = 12 * 3600  # no zone changes its offset twice within 12 hours
 # Offsets are looked up until here; a record after it (a sender's clock centuries off, a hand-typed year
 # 9999) gets the offset in force then: scanning to 9999 would take seconds and a CASE of 16,000 WHENs.
@@ -66,18 +67,18 @@ def offset_spans(tz: tzinfo | None, lo: datetime, hi: datetime) -> list[tuple[st
     return [*spans, (None, current)]
 
 
-def local_modifier(column: str, spans: list[tuple[str | None, int]]) -> tuple[str, list[object]]:
-    """SQL evaluating to the strftime modifier that turns `column` (UTC text) into local time."""
+def local_modifier(sql: Dialect, column: str, spans: list[tuple[str | None, int]]) -> tuple[str, list[object]]:
+    """SQL evaluating to the UTC offset (Dialect.offset_param) that turns `column` into local time."""
     if len(spans) == 1:
-        return "?", [f"{spans[0][1]:+d} minutes"]
-    sql, params = "CASE", []
+        return "?", [sql.offset_param(spans[0][1])]
+    case, params = "CASE", []
     for before, minutes in spans[:-1]:
-        sql += f" WHEN {column} < ? THEN ?"
-        params += [before, f"{minutes:+d} minutes"]
-    return sql + " ELSE ? END", [*params, f"{spans[-1][1]:+d} minutes"]
+        case += f" WHEN {column} < ? THEN ?"
+        params += [before, sql.offset_param(minutes)]
+    return case + " ELSE ? END", [*params, sql.offset_param(spans[-1][1])]
 
 
-def _bounds(conn: sqlite3.Connection, filters: Filters) -> tuple[datetime, datetime]:
+def _bounds(conn: Reader, filters: Filters) -> tuple[datetime, datetime]:
     """The first and last record in the filter's range (the span the offsets must cover)."""
     lows, highs = [], []
     for table in ("metrics", "events"):
@@ -92,10 +93,10 @@ def _bounds(conn: sqlite3.Connection, filters: Filters) -> tuple[datetime, datet
     return lo, min(hi, LATEST - SECOND) + SECOND
 
 
-def _key(conn: sqlite3.Connection, by: str, filters: Filters, tz: tzinfo | None) -> tuple[str, list[object]]:
+def _key(conn: Reader, by: str, filters: Filters, tz: tzinfo | None) -> tuple[str, list[object]]:
     if by in PERIODS:
-        modifier, params = local_modifier("t.timestamp", offset_spans(tz, *_bounds(conn, filters)))
-        return _PERIOD_SQL[by].format(c="t.timestamp", m=modifier), params
+        modifier, params = local_modifier(conn.sql, "t.timestamp", offset_spans(tz, *_bounds(conn, filters)))
+        return conn.sql.local_period(by, "t.timestamp", modifier), params
     return {"session": "t.session_id", "model": "t.model", "user": USER_EXPR.format(p="t.")}[by], []
 
 
@@ -107,7 +108,7 @@ _USAGE = """
            CASE WHEN t.metric_name = '{cost}' THEN t.metric_value END, NULL, 0, 0
     FROM metrics t WHERE t.metric_name IN ('{token}', '{cost}') AND {modelled} {started}
     UNION ALL SELECT {key}, {model}, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           t.event_name = '{request}', t.event_name = '{error}'
+           CASE WHEN t.event_name = '{request}' THEN 1 ELSE 0 END, CASE WHEN t.event_name = '{error}' THEN 1 ELSE 0 END
     FROM events t WHERE t.event_name IN ('{request}', '{error}') AND {modelled})
   SELECT k, model, {sums}, SUM(cost) AS cost_usd, SUM(started) AS started, COUNT(DISTINCT session_id) AS used,
          SUM(requests) AS api_requests, SUM(errors) AS api_errors
@@ -117,13 +118,13 @@ _STARTED = """
     FROM metrics t WHERE t.metric_name = '{sessions}' AND {unmodelled}"""
 
 
-def usage(conn: sqlite3.Connection, filters: Filters, by: str, tz: tzinfo | None = None,
+def usage(conn: Reader, filters: Filters, by: str, tz: tzinfo | None = None,
           breakdown: bool = False) -> list[dict[str, Any]]:
     """One row per `by` value (split per model with breakdown), ordered by key."""
     split = breakdown or by == "model"
     key, kp = _key(conn, by, filters, tz)
-    modelled, mp = filters.where("t")
-    unmodelled, up = filters.where("t", model=False)
+    modelled, mp = filters.where(conn.sql, "t")
+    unmodelled, up = filters.where(conn.sql, "t", model=False)
     started = "" if split else _STARTED.format(key=key, sessions=names.SESSIONS, unmodelled=unmodelled)
     sql = _USAGE.format(
         tokens=", ".join(TOKEN_COLUMNS.values()), key=key, model="t.model" if split else "NULL",
@@ -143,13 +144,13 @@ def usage(conn: sqlite3.Connection, filters: Filters, by: str, tz: tzinfo | None
     return out
 
 
-def total(conn: sqlite3.Connection, filters: Filters) -> dict[str, Any]:
+def total(conn: Reader, filters: Filters) -> dict[str, Any]:
     """The whole range: the dashboard's top-row tiles, restricted to the report's columns."""
     top = tiles(conn, filters)
     return {c: top[c] for c in USAGE_COLUMNS}
 
 
-def by_model(conn: sqlite3.Connection, filters: Filters) -> list[dict[str, Any]]:
+def by_model(conn: Reader, filters: Filters) -> list[dict[str, Any]]:
     """The dashboard's per-model table in report columns, plus the sessions that used each model."""
     used = {r["model"]: r["sessions"] for r in usage(conn, filters, "model")}
     return [{"model": m["model"], **{c: m[t] for t, c in TOKEN_COLUMNS.items()}, "cost_usd": m["cost_usd"],
@@ -161,7 +162,7 @@ def by_model(conn: sqlite3.Connection, filters: Filters) -> list[dict[str, Any]]
 _SESSION_KEYS = ("session_id", "user", "start", "end", "duration_s", "terminal", "prompts")
 
 
-def by_session(conn: sqlite3.Connection, filters: Filters, page: int = 10_000) -> list[dict[str, Any]]:
+def by_session(conn: Reader, filters: Filters, page: int = 10_000) -> list[dict[str, Any]]:
     """The dashboard's session list (newest first, every page), with tokens split by type.
 
     Pages are large because each one re-reads the range (OFFSET) and names its ids in one IN list
@@ -185,7 +186,7 @@ REPORTS = ("daily", "weekly", "monthly", "sessions", "models", "users", "tools")
 _PERIOD_OF = {"daily": "day", "weekly": "week", "monthly": "month"}
 
 
-def report(conn: sqlite3.Connection, name: str, filters: Filters, tz: tzinfo | None = None,
+def report(conn: Reader, name: str, filters: Filters, tz: tzinfo | None = None,
            breakdown: bool = False) -> dict[str, Any]:
     """The document `ccmonitor report NAME --json` prints: its rows and the whole range's total."""
     doc: dict[str, Any] = {"report": name, "tz": zone_name(tz)}

@@ -12,14 +12,15 @@ by the same columns and are added in Python, so the answer is the raw answer, on
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ccmonitor.queries.buckets import bucket_sql
-from ccmonitor.queries.filters import Filters, utc_text
-from ccmonitor.store.histograms import is_number
+from ccmonitor.queries.filters import Filters
+from ccmonitor.store import Reader
+from ccmonitor.store.dialect import Dialect
+from ccmonitor.telemetry import utc_text
 
 HOUR = timedelta(hours=1)
 COLUMNS = {"metrics": frozenset({"metric_name", "type", "model", "tool", "decision", "language"}),
@@ -51,7 +52,7 @@ def split_by(f: Filters, unit: timedelta, usable: bool = True) -> tuple[tuple[st
     return (utc_text(start), utc_text(end)), [e for e in edges if e.since < e.until]
 
 
-def totals(conn: sqlite3.Connection, table: str, f: Filters, names: tuple[str, ...], by: tuple[str, ...], *,
+def totals(conn: Reader, table: str, f: Filters, names: tuple[str, ...], by: tuple[str, ...], *,
            model: bool = True, bucket: int | None = None) -> dict[Key, float]:
     """{(bucket?, *by values): sum} of metric_value (metrics) or of records (events) named `names`."""
     if not set(by) <= COLUMNS[table]:
@@ -66,19 +67,24 @@ def totals(conn: sqlite3.Connection, table: str, f: Filters, names: tuple[str, .
             out[tuple(key)] += value or 0
 
     for part in raws:
-        where, params = part.where(model=model)
-        keys = ", ".join(([bucket_sql(bucket)] if bucket else []) + list(by)) or "NULL"
-        collect(f"SELECT {keys}, {raw_measure} FROM {table} WHERE {name_column} IN ({marks}) AND {where}"
-                f" GROUP BY {keys}", [*names, *params])
+        where, params = part.where(conn.sql, model=model)
+        keys = ", ".join(([bucket_sql(conn.sql, bucket)] if bucket else []) + list(by))
+        collect(f"SELECT {keys or 'NULL'}, {raw_measure} FROM {table} WHERE {name_column} IN ({marks}) AND {where}"
+                f"{_group(keys)}", [*names, *params])
     if hours is not None:
-        keys = ", ".join(([bucket_sql(bucket, "hour")] if bucket else []) + [f"NULLIF({c}, '')" for c in by])
-        where, params = rollup_where(f, "hour", hours, model=model)
+        keys = ", ".join(([bucket_sql(conn.sql, bucket, "hour")] if bucket else []) + [f"NULLIF({c}, '')" for c in by])
+        where, params = rollup_where(conn.sql, f, "hour", hours, model=model)
         source = f"rollup_{table}_sets" if f.attributes else f"rollup_{table}"
         collect(f"SELECT {keys or 'NULL'}, {rollup_measure} FROM {source} WHERE {name_column} IN ({marks})"
-                f" AND {where} GROUP BY {keys or 'NULL'}", [*names, *params])
+                f" AND {where}{_group(keys)}", [*names, *params])
     if not by and not bucket:
         return {(): sum(out.values())}
     return dict(out)
+
+
+def _group(keys: str) -> str:
+    """GROUP BY the keys; none: one total (PostgreSQL refuses GROUP BY a constant)."""
+    return f" GROUP BY {keys}" if keys else ""
 
 
 def whole(total: float) -> int | float:
@@ -88,7 +94,7 @@ def whole(total: float) -> int | float:
     return int(total) if math.isfinite(total) else total
 
 
-def rollup_where(f: Filters, column: str, span: tuple[str, str], *, model: bool = True,
+def rollup_where(sql: Dialect, f: Filters, column: str, span: tuple[str, str], *, model: bool = True,
                  model_column: str = "model") -> tuple[str, list[object]]:
     """The condition on a rollup for the whole units of a range: its time span, the model filter, and
     for an attribute filter (the `*_sets` rollups) the attribute sets it selects."""
@@ -97,22 +103,22 @@ def rollup_where(f: Filters, column: str, span: tuple[str, str], *, model: bool 
         where += f" AND {model_column} IN ({', '.join('?' * len(f.models))})"
         params += f.models
     if f.attributes:
-        sets, set_params = f.attribute_sets()
+        sets, set_params = f.attribute_sets(sql)
         where += f" AND attribute_set IN ({sets})"
         params += set_params
     return where, params
 
 
-def durations(conn: sqlite3.Connection, f: Filters, event: str, group: str) -> dict[object, list[int]]:
+def durations(conn: Reader, f: Filters, event: str, group: str) -> dict[object, list[int]]:
     """Every duration_ms of one event in the range, sorted, per `group` (model or tool_name): the
     exact percentiles need the values; the `events_durations` index covers this read."""
     if group not in ("model", "tool_name"):
         raise ValueError(f"cannot group durations by {group!r}")
-    where, params = f.where(model=group == "model")
+    where, params = f.where(conn.sql, model=group == "model")
     out: dict[object, list[int]] = defaultdict(list)
     for key, value in conn.execute(
             f"SELECT {group}, duration_ms FROM events WHERE event_name = ? AND {where}"
-            f" AND {is_number('duration_ms')}",
+            f" AND {conn.sql.is_number('duration_ms')}",
             [event, *params]):
         out[key].append(value)
     for values in out.values():

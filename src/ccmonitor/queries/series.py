@@ -3,18 +3,18 @@ sums are exact): tokens by type, cost by model, lines added/removed, active time
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, cast
 
-from ccmonitor.queries import names
+from ccmonitor import telemetry as names
 from ccmonitor.queries.buckets import bucket_seconds, dense
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.rollups import totals
+from ccmonitor.store import Reader
 
 SPLIT_COLUMNS = ("type", "model")
 
 
-def metric_series(conn: sqlite3.Connection, f: Filters, metric: str, split: str, *,
+def metric_series(conn: Reader, f: Filters, metric: str, split: str, *,
                   model: bool = True, order: tuple[str, ...] = ()) -> dict[str, Any]:
     """SUM(metric_value) of one metric per time bucket, one series per value of `split`."""
     if split not in SPLIT_COLUMNS:
@@ -25,19 +25,19 @@ def metric_series(conn: sqlite3.Connection, f: Filters, metric: str, split: str,
     return dense(f, size, rows, order)
 
 
-def tokens_over_time(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
+def tokens_over_time(conn: Reader, f: Filters) -> dict[str, Any]:
     return metric_series(conn, f, names.TOKENS, "type", order=names.TOKEN_TYPES)
 
 
-def cost_over_time(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
+def cost_over_time(conn: Reader, f: Filters) -> dict[str, Any]:
     out = metric_series(conn, f, names.COST, "model")
     out["series"] = {k: [round(v, 6) for v in vs] for k, vs in out["series"].items()}
     return out
 
 
-def lines_over_time(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
+def lines_over_time(conn: Reader, f: Filters) -> dict[str, Any]:
     return metric_series(conn, f, names.LINES, "type", order=("added", "removed"))
 
 
-def active_time_over_time(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
+def active_time_over_time(conn: Reader, f: Filters) -> dict[str, Any]:
     return metric_series(conn, f, names.ACTIVE_TIME, "type", model=False, order=("user", "cli"))

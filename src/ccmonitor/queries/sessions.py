@@ -11,20 +11,20 @@ count its events.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-from ccmonitor.queries import names
-from ccmonitor.queries.attributes import COMMAND_NAME
+from ccmonitor import telemetry as names
 from ccmonitor.queries.buckets import iso, stored_time
-from ccmonitor.queries.filters import Filters, utc_text
+from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.rollups import whole
-from ccmonitor.store.attribute_sets import session_set
+from ccmonitor.store import Reader
+from ccmonitor.store.dialect import Dialect
+from ccmonitor.telemetry import utc_text
 
 PAGE = 50
 
 
-def session_where(f: Filters) -> tuple[str, list[object]]:
+def session_where(sql: Dialect, f: Filters) -> tuple[str, list[object]]:
     """Condition on rollup_sessions: active in the range and matching every filter."""
     clauses = ["last_ts >= ?", "first_ts < ?"]
     params: list[object] = [utc_text(f.since), utc_text(f.until)]
@@ -34,24 +34,24 @@ def session_where(f: Filters) -> tuple[str, list[object]]:
             clauses.append(f"{expr} IN ({', '.join('?' * len(values))})")
             params.extend(values)
 
-    one_of("user", f.users)
+    one_of('"user"', f.users)
     one_of("terminal_type", f.terminals)
     one_of("session_id", f.sessions)
     if f.attributes:
-        sets, set_params = f.attribute_sets()
-        clauses.append(f"{session_set('session_id')} IN ({sets})")
+        sets, set_params = f.attribute_sets(sql)
+        clauses.append(f"{sql.session_set('session_id')} IN ({sets})")
         params.extend(set_params)
     if f.models:
-        used, used_params = f.where()
+        used, used_params = f.where(sql)
         clauses.append(f"session_id IN (SELECT session_id FROM metrics WHERE metric_name IN (?, ?) AND {used})")
         params.extend([names.TOKENS, names.COST, *used_params])
     return " AND ".join(clauses), params
 
 
-def list_sessions(conn: sqlite3.Connection, f: Filters, limit: int = PAGE, offset: int = 0) -> dict[str, Any]:
-    where, params = session_where(f)
+def list_sessions(conn: Reader, f: Filters, limit: int = PAGE, offset: int = 0) -> dict[str, Any]:
+    where, params = session_where(conn.sql, f)
     rows = conn.execute(
-        "SELECT session_id, first_ts AS start, last_ts AS end, user, terminal_type AS terminal FROM rollup_sessions"
+        "SELECT session_id, first_ts AS start, last_ts AS end, \"user\", terminal_type AS terminal FROM rollup_sessions"
         f" WHERE {where} ORDER BY first_ts DESC, session_id LIMIT ? OFFSET ?", [*params, limit + 1, offset]).fetchall()
     sessions = [_summary_row(dict(r)) for r in rows[:limit]]
     _add_totals(conn, f, sessions)
@@ -67,26 +67,27 @@ def _summary_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _add_totals(conn: sqlite3.Connection, f: Filters, sessions: list[dict[str, Any]]) -> None:
+def _add_totals(conn: Reader, f: Filters, sessions: list[dict[str, Any]]) -> None:
     if not sessions:
         return
     by_id = {s["session_id"]: s for s in sessions}
     ids = list(by_id)
     marks = ", ".join("?" * len(ids))
-    where, params = Filters(since=f.since, until=f.until).where()  # the session is chosen: only the range
+    where, params = Filters(since=f.since, until=f.until).where(conn.sql)  # the session is chosen: only the range
+    command = conn.sql.command_name("custom_attributes")
     counts = {names.USER_PROMPT: "prompts", names.API_REQUEST: "api_requests", names.API_ERROR: "api_errors"}
     # "+name": keep the planner on the (session_id, timestamp) index, not on every request in the range
     for sid, event, n in conn.execute(
         f"SELECT session_id, event_name, COUNT(*) FROM events WHERE session_id IN ({marks}) AND {where}"
-        f" AND +event_name IN (?, ?, ?) AND (event_name != ? OR {COMMAND_NAME} IS NULL)"
+        f" AND {conn.sql.hint('event_name')} IN (?, ?, ?) AND (event_name != ? OR {command} IS NULL)"
         " GROUP BY session_id, event_name",
             [*ids, *params, *counts, names.USER_PROMPT]):
         by_id[sid][counts[event]] = n
     if f.models:
-        where, params = Filters(since=f.since, until=f.until, models=f.models).where()
+        where, params = Filters(since=f.since, until=f.until, models=f.models).where(conn.sql)
     for sid, metric, kind, total in conn.execute(
         f"SELECT session_id, metric_name, type, SUM(metric_value) FROM metrics WHERE session_id IN ({marks})"
-        f" AND {where} AND +metric_name IN (?, ?, ?) GROUP BY session_id, metric_name, type",
+        f" AND {where} AND {conn.sql.hint('metric_name')} IN (?, ?, ?) GROUP BY session_id, metric_name, type",
             [*ids, *params, *names.MODEL_METRICS]):
         s = by_id[sid]
         if metric == names.TOKENS:

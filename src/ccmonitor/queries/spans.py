@@ -7,18 +7,18 @@ set of span attributes is shown: never `user_prompt` (prompt text belongs to the
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ccmonitor.queries.attributes import object_of
 from ccmonitor.queries.buckets import iso
+from ccmonitor.store import Reader
 
 SHOWN = ("model", "tool_name", "input_tokens", "output_tokens", "cache_read_tokens",
          "cache_creation_tokens", "ttft_ms", "attempt", "success", "decision", "source", "stop_reason",
          "file_path", "full_command")
 
 
-def spans_by_prompt(conn: sqlite3.Connection, session_id: str,
+def spans_by_prompt(conn: Reader, session_id: str,
                     trace_prompt: dict[str, str | None]) -> dict[str | None, list[dict[str, Any]]]:
     rows = conn.execute(
         "SELECT timestamp, duration_ms, trace_id, span_id, parent_span_id, name, status_code, prompt_id,"

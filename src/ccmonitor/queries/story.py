@@ -6,17 +6,17 @@ prompt's log records carry). Records before the first prompt (settings, plugins)
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ccmonitor.queries import names
+from ccmonitor import telemetry as names
 from ccmonitor.queries.attributes import object_of
 from ccmonitor.queries.buckets import iso
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.sessions import list_sessions
 from ccmonitor.queries.spans import spans_by_prompt
+from ccmonitor.store import Reader
 
 MAX_EVENTS = 20_000
 COLUMNS = ("id, timestamp, event_name, prompt_id, prompt, prompt_length, tool_name, success, duration_ms,"
@@ -28,7 +28,7 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_cr
 ALL_TIME = Filters(since=datetime(1970, 1, 1, tzinfo=UTC), until=datetime(9999, 1, 1, tzinfo=UTC))
 
 
-def session_story(conn: sqlite3.Connection, session_id: str) -> dict[str, Any] | None:
+def session_story(conn: Reader, session_id: str) -> dict[str, Any] | None:
     """The whole session, whatever range the list it was picked from showed."""
     summary = list_sessions(conn, replace(ALL_TIME, sessions=(session_id,)), limit=1)
     rows = [dict(r) for r in conn.execute(

@@ -10,22 +10,22 @@ session's first and last activity; every model). Sums come from the hourly rollu
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from typing import Any
 
-from ccmonitor.queries import names
+from ccmonitor import telemetry as names
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.rollups import totals, whole
 from ccmonitor.queries.sessions import session_where
+from ccmonitor.store import Reader
 
 
-def active_users(conn: sqlite3.Connection, f: Filters) -> int:
-    where, params = session_where(replace(f, models=()))
-    return conn.execute(f"SELECT COUNT(DISTINCT user) FROM rollup_sessions WHERE {where}", params).fetchone()[0]
+def active_users(conn: Reader, f: Filters) -> int:
+    where, params = session_where(conn.sql, replace(f, models=()))
+    return conn.execute(f"SELECT COUNT(DISTINCT \"user\") FROM rollup_sessions WHERE {where}", params).fetchone()[0]
 
 
-def tiles(conn: sqlite3.Connection, f: Filters) -> dict[str, Any]:
+def tiles(conn: Reader, f: Filters) -> dict[str, Any]:
     sums = totals(conn, "metrics", f, names.MODEL_METRICS, ("metric_name", "type"))
     sums.update(totals(conn, "metrics", f, names.UNMODELLED_METRICS, ("metric_name", "type"), model=False))
 

@@ -5,16 +5,16 @@ the model filter does not apply here. Counts come from the hourly rollups where 
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-from ccmonitor.queries import names
+from ccmonitor import telemetry as names
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.percentiles import percentiles
 from ccmonitor.queries.rollups import totals, whole
+from ccmonitor.store import Reader
 
 
-def tool_usage(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
+def tool_usage(conn: Reader, f: Filters) -> list[dict[str, Any]]:
     tools: dict[str, dict[str, Any]] = {}
 
     def entry(tool: object) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def tool_usage(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
     return sorted(tools.values(), key=lambda e: (-e["uses"], -e["accepted"] - e["rejected"], e["tool"]))
 
 
-def edit_decisions(conn: sqlite3.Connection, f: Filters) -> list[dict[str, Any]]:
+def edit_decisions(conn: Reader, f: Filters) -> list[dict[str, Any]]:
     """Accept/reject counts of Edit, Write and NotebookEdit by tool and language."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
     sums = totals(conn, "metrics", f, (names.EDIT_DECISION,), ("tool", "language", "decision"), model=False)

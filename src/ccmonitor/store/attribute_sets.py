@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from ccmonitor.otlp.origin import attribute_set, is_custom
 from ccmonitor.store.aggregates import Rollup
 from ccmonitor.store.histograms import DURATIONS
+from ccmonitor.telemetry import attribute_set, is_custom
 
 # Attributes Claude Code puts on records themselves: never part of a pre-0004 session's set.
 RECORD_KEYS = frozenset({"start_type", "query_source", "effort", "speed", "source", "tool_name",

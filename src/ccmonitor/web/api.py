@@ -11,9 +11,10 @@ queries/encoding.py, as `ccmonitor report --json` is: a number that overflowed i
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,16 +22,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ccmonitor.errors import CcmonitorError, InputError
+from ccmonitor.errors import CcmonitorError, InputError, StoreBusy
 from ccmonitor.queries import activity, encoding, facets, periods, sessions, story
 from ccmonitor.queries.buckets import bucket_seconds, iso_unix
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.panels import PANELS, overview
+from ccmonitor.store import Reader, Store
 from ccmonitor.web import params
 from ccmonitor.web.openapi import document
-from ccmonitor.web.pool import Pool
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 HTTP_CODES = {400: "invalid_parameter", 401: "unauthenticated", 404: "not_found", 405: "method_not_allowed"}
 
 
@@ -53,52 +55,56 @@ def range_of(f: Filters) -> dict[str, Any]:
             "bucket_seconds": bucket_seconds(f)}
 
 
-def has_data(conn: sqlite3.Connection) -> bool:
+def has_data(conn: Reader) -> bool:
     return bool(conn.execute(
         "SELECT EXISTS(SELECT 1 FROM metrics) OR EXISTS(SELECT 1 FROM events)").fetchone()[0])
 
 
-def app(pool: Pool) -> Starlette:
+def app(store: Store) -> Starlette:
+    async def run(fn: Callable[[Reader], T]) -> T:
+        """A query in a worker thread: the event loop (which also serves OTLP here) never waits on it."""
+        return await asyncio.to_thread(store.read, fn)
+
     async def overview_endpoint(request: Request) -> JSONResponse:
         f = params.filters(request.query_params)
 
-        def query(conn: sqlite3.Connection) -> dict[str, Any]:
+        def query(conn: Reader) -> dict[str, Any]:
             return {"range": range_of(f), "empty": not has_data(conn), "panels": overview(conn, f)}
 
-        return Document(await pool.run(query))
+        return Document(await run(query))
 
     async def panel_endpoint(request: Request) -> JSONResponse:
         panel = PANELS.get(request.path_params["name"])
         if panel is None:
             raise HTTPException(404, f"no panel {request.path_params['name']!r}; see /api/openapi.json")
         f = params.filters(request.query_params)
-        data = await pool.run(lambda conn: panel.query(conn, f))
+        data = await run(lambda conn: panel.query(conn, f))
         return Document({"range": range_of(f), "panel": panel.name, "data": data})
 
     async def sessions_endpoint(request: Request) -> JSONResponse:
         q = request.query_params
         f = params.filters(q)
         limit, offset = params.integer(q, "limit", sessions.PAGE), params.integer(q, "offset", 0, 10**9)
-        data = await pool.run(lambda conn: sessions.list_sessions(conn, f, limit, offset))
+        data = await run(lambda conn: sessions.list_sessions(conn, f, limit, offset))
         return Document({"range": range_of(f), **data})
 
     async def session_endpoint(request: Request) -> JSONResponse:
         session_id = request.path_params["session_id"]
-        data = await pool.run(lambda conn: story.session_story(conn, session_id))
+        data = await run(lambda conn: story.session_story(conn, session_id))
         if data is None:
             raise HTTPException(404, f"no session {session_id!r}")
         return Document(data)
 
     async def prompt_endpoint(request: Request) -> JSONResponse:
         prompt_id = request.path_params["prompt_id"]
-        data = await pool.run(lambda conn: activity.prompt_text(conn, prompt_id))
+        data = await run(lambda conn: activity.prompt_text(conn, prompt_id))
         if data is None:
             raise HTTPException(404, f"no prompt {prompt_id!r}")
         return Document(data)
 
     async def facets_endpoint(request: Request) -> JSONResponse:
         f = params.filters(request.query_params)
-        return Document({"range": range_of(f), **await pool.run(lambda conn: facets.facets(conn, f))})
+        return Document({"range": range_of(f), **await run(lambda conn: facets.facets(conn, f))})
 
     async def report_endpoint(request: Request) -> JSONResponse:
         """What `ccmonitor report NAME --server URL --json` prints, computed here (queries/periods.py)."""
@@ -106,7 +112,7 @@ def app(pool: Pool) -> Starlette:
         if name not in periods.REPORTS:
             raise HTTPException(404, f"no report {name!r}; choose one of {', '.join(periods.REPORTS)}")
         f, zone, breakdown = params.filters(q), params.zone(q), q.get("breakdown", "") in ("1", "true", "yes")
-        return Document(await pool.run(lambda conn: periods.report(conn, name, f, zone, breakdown)))
+        return Document(await run(lambda conn: periods.report(conn, name, f, zone, breakdown)))
 
     async def openapi_endpoint(request: Request) -> JSONResponse:
         return Document(document())
@@ -123,7 +129,7 @@ def app(pool: Pool) -> Starlette:
         Route("/openapi.json", openapi_endpoint, methods=get),
     ]
     return Starlette(routes=routes, exception_handlers={
-        HTTPException: _http_error, InputError: _input_error, sqlite3.OperationalError: _db_error,
+        HTTPException: _http_error, InputError: _input_error, StoreBusy: _db_error,
         Exception: _internal_error})
 
 
@@ -143,7 +149,10 @@ async def _input_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _db_error(request: Request, exc: Exception) -> JSONResponse:
-    return error(503, "database_unavailable", f"database not readable right now ({exc}); retry")
+    assert isinstance(exc, StoreBusy)
+    response = error(503, "database_unavailable", str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

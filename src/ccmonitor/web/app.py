@@ -10,16 +10,15 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from ccmonitor.config import Config
+from ccmonitor.store import Store
 from ccmonitor.web import api, pages
-from ccmonitor.web.pool import Pool
 
 STATIC = Path(__file__).parent / "static"
 
 
-def routes(config: Config) -> list[BaseRoute]:
-    pool = Pool(config.db, busy_timeout_ms=config.busy_timeout_ms)
+def routes(config: Config, store: Store) -> list[BaseRoute]:
     return [
         *pages.routes(config),
-        Mount("/api", app=api.app(pool)),
+        Mount("/api", app=api.app(store)),
         Mount("/static", app=StaticFiles(directory=STATIC)),
     ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -19,39 +18,35 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ccmonitor import __version__
-from ccmonitor.queries import reader
-from ccmonitor.queries.status import database_stats
+from ccmonitor.errors import StoreBusy
+from ccmonitor.store import Store
 
 
 def _iso(t: float | None) -> str | None:
     return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def routes(db: Path, writer_state: Callable[[], tuple[str | None, float]], counters: Callable[[], dict[str, Any]],
-           last_received: Callable[[], dict[str, float]], queued: Callable[[], int]) -> list[Route]:
+def routes(store: Store, counters: Callable[[], dict[str, Any]]) -> list[Route]:
     async def health(request: Request) -> JSONResponse:
-        reason, since = writer_state()
+        reason, since = store.health.state()
         if reason is None:
             return JSONResponse({"status": "ok", "version": __version__, "db_writable": True})
         return JSONResponse({"status": "unavailable", "reason": reason, "since": _iso(since), "db_writable": False,
                              "version": __version__}, status_code=503)
 
-    def _stats() -> dict[str, Any]:
-        conn = reader(db)
-        try:
-            return database_stats(conn, db)
-        finally:
-            conn.close()
-
     async def stats(request: Request) -> JSONResponse:
-        body = await asyncio.to_thread(_stats)
-        received = last_received()
+        try:
+            body = await asyncio.to_thread(store.stats)
+        except StoreBusy as exc:
+            return JSONResponse({"error": {"code": "database_unavailable", "message": str(exc)}}, status_code=503,
+                                headers={"Retry-After": str(exc.retry_after_s)})
+        received = dict(store.last_commit)
         body["last_received"] = {
             "metric": _iso(received.get("metrics")),
             "event": _iso(received.get("logs")),
             "span": _iso(received.get("traces")),
         }
-        body["queued_records"] = queued()
+        body["queued_records"] = store.queued
         body["since_start"] = counters()
         body["version"] = __version__
         return JSONResponse(body)

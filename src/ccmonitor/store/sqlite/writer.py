@@ -20,6 +20,7 @@ from ccmonitor.store.attribute_sets import record_sessions
 from ccmonitor.store.health import FULL, LOCKED
 from ccmonitor.store.series import SeriesState
 from ccmonitor.store.sqlite import files
+from ccmonitor.store.sqlite.dialect import Connection
 from ccmonitor.store.sqlite.failures import classify, kind
 from ccmonitor.store.sqlite.schema import ROLLUP_KEYS, migrate, refresh_rollups, write_transaction
 from ccmonitor.store.writer import HEARTBEAT_S, MAX_RECORDS_PER_TXN, Done, Work, Writer
@@ -48,9 +49,9 @@ INSERT_SPAN = _insert("spans", SPAN_COLUMNS)
 
 def connect(path: Path, busy_timeout_ms: int = 5000, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, factory=Connection)
     else:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=Connection)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     return conn
 

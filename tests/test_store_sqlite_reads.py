@@ -1,4 +1,4 @@
-"""web/pool: read-only connections reused across requests, one snapshot per request."""
+"""store/sqlite/reads: read-only connections reused across requests, one snapshot per request."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ccmonitor.store.sqlite import open_database
-from ccmonitor.web.pool import Pool
+from ccmonitor.errors import StoreBusy
+from ccmonitor.store.sqlite.reads import SqliteReads
+from ccmonitor.store.sqlite.writer import open_database
 
 
 @pytest.fixture
@@ -27,26 +28,26 @@ def insert_event(path: Path) -> None:
 
 
 def test_one_snapshot_per_request(db: Path) -> None:
-    pool = Pool(db)
+    pool = SqliteReads(db)
 
     def read_twice(conn: sqlite3.Connection) -> tuple[int, int]:
         before = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         insert_event(db)  # another writer commits mid-request
         return before, conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
-    assert pool.call(read_twice) == (0, 0)
-    assert pool.call(lambda conn: conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]) == 1
+    assert pool.read(read_twice) == (0, 0)
+    assert pool.read(lambda conn: conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]) == 1
     pool.close()
 
 
 def test_connections_are_reused_and_read_only(db: Path) -> None:
-    pool = Pool(db, size=1)
+    pool = SqliteReads(db, size=1)
     seen: list[sqlite3.Connection] = []
     for _ in range(2):
-        pool.call(seen.append)
+        pool.read(seen.append)
     assert seen[0] is seen[1]
-    with pytest.raises(sqlite3.OperationalError):
-        pool.call(lambda conn: conn.execute("DELETE FROM events"))
-    pool.call(seen.append)
+    with pytest.raises(StoreBusy):  # a read connection cannot write
+        pool.read(lambda conn: conn.execute("DELETE FROM events"))
+    pool.read(seen.append)
     assert seen[2] is not seen[0]  # the connection that failed was not kept
     pool.close()

@@ -101,7 +101,7 @@ def test_time_ranges_are_index_driven(captures_db: Path, table: str) -> None:
 
 
 def test_migrations_are_recorded_and_idempotent(captures_db: Path) -> None:
-    from ccmonitor.store.schema import MIGRATIONS, migrate
+    from ccmonitor.store.sqlite.schema import MIGRATIONS, migrate
     conn = sqlite3.connect(captures_db, isolation_level=None)
     names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
     assert names == sorted(name for name, _ in MIGRATIONS)
@@ -112,7 +112,7 @@ def test_migrations_are_recorded_and_idempotent(captures_db: Path) -> None:
 def test_a_migration_failing_on_a_full_disk_raises_its_own_error(tmp_path: Path) -> None:
     """SQLite rolls the transaction back itself after SQLITE_FULL; the runner's ROLLBACK must not then
     replace the cause with 'cannot rollback - no transaction is active'."""
-    from ccmonitor.store.schema import migrate
+    from ccmonitor.store.sqlite.schema import migrate
     with TinyDisk(tmp_path / "disk") as disk:
         conn = sqlite3.connect(disk.root / "m.db", isolation_level=None)
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ccmonitor.store.sqlite import open_database
+from ccmonitor.store.sqlite.writer import open_database
 from otlp_builders import event_request
 
 
@@ -47,12 +47,12 @@ def test_a_new_database_gives_other_users_nothing(server_factory, tmp_path: Path
 
 def test_an_existing_database_readable_by_others_is_tightened_once(server_factory, tmp_path: Path,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="ccmonitor.store.files")
+    caplog.set_level(logging.INFO, logger="ccmonitor.store.sqlite.files")
     db = tmp_path / "old.db"
     open_database(db).close()
     os.chmod(db, 0o664)  # as an older version (umask 002) left it
     server_factory(db=db).stop()
     assert mode(db) == 0o660  # the group bits are the owner's choice; only the other-bits go
     server_factory(db=db).stop()
-    lines = [r.getMessage() for r in caplog.records if r.name == "ccmonitor.store.files"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "ccmonitor.store.sqlite.files"]
     assert lines == [f"other users could read the database; removed their access: {db} 0664 -> 0660"]

@@ -1,4 +1,4 @@
-"""retention: pruning beside a real server that keeps ingesting, prompt blanking that keeps the events,
+"""store/sqlite/retention (and the policy of ccmonitor/retention.py over it): pruning beside a real server that keeps ingesting, prompt blanking that keeps the events,
 incremental vacuum, and the background loop `serve` runs."""
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ import httpx
 import pytest
 
 from capture import replay_scenario, snapshot_rows
-from ccmonitor import retention
+from ccmonitor import retention as policy
 from ccmonitor.errors import StoreBusy
-from ccmonitor.queries.filters import utc_text
-from ccmonitor.store.sqlite import connect, open_database
+from ccmonitor.store import open_store
+from ccmonitor.store.sqlite import retention
+from ccmonitor.store.sqlite.writer import connect, open_database
+from ccmonitor.telemetry import utc_text
 from conftest import make_config
 from otlp_builders import event_request
 
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])  # fixtures of both backends, this one's
 OLD, CUT = "2020-01-01 00:00:00.000", "2025-01-01 00:00:00.000"
 PAD = json.dumps({"team": "platform", "pad": "x" * 400})
 
@@ -60,6 +63,7 @@ def scalar(db: Path, sql: str, *params: object) -> object:
         conn.close()
 
 
+@SQLITE_ONLY
 def test_prune_beside_a_server_that_keeps_ingesting(server_factory, tmp_path: Path) -> None:
     db = tmp_path / "busy.db"
     fill(db, 20_000, OLD)
@@ -203,6 +207,7 @@ def test_dry_run_count_is_what_prune_deletes(tmp_path: Path) -> None:
     conn.close()
 
 
+@SQLITE_ONLY
 def test_blanking_keeps_the_events_and_their_length(server, captures_db: Path) -> None:
     body = event_request([{"event.name": "api_request_body", "body": '{"messages": "the whole chat"}',
                            "model": "m"}]).SerializeToString()
@@ -259,9 +264,11 @@ def test_background_loop_prunes_blanks_and_stops(tmp_path: Path) -> None:
     fill(db, 50, utc_text(now - timedelta(hours=1)), prompt="fresh")
     config = make_config(db, retention_days=30, prompt_retention_days=7)
 
+    store = open_store(db)
+
     async def run() -> float:
         stop = asyncio.Event()
-        task = asyncio.create_task(retention.retention_loop(config, stop, interval_s=3600))
+        task = asyncio.create_task(policy.retention_loop(store, config, stop, interval_s=3600))
         for _ in range(300):
             await asyncio.sleep(0.05)
             if scalar(db, "SELECT COUNT(*) FROM events WHERE prompt = 'older than a week'") == 0:
@@ -271,7 +278,10 @@ def test_background_loop_prunes_blanks_and_stops(tmp_path: Path) -> None:
         await asyncio.wait_for(task, 10)
         return time.monotonic() - started
 
-    assert asyncio.run(run()) < 2.0  # stop is honoured at once, not after the hour-long sleep
+    try:
+        assert asyncio.run(run()) < 2.0  # stop is honoured at once, not after the hour-long sleep
+    finally:
+        store.close()
     assert snapshot_rows(db) == {"metrics": 100, "events": 100, "spans": 100}
     assert scalar(db, "SELECT group_concat(DISTINCT prompt) FROM events WHERE prompt IS NOT NULL") == "fresh"
 
@@ -281,5 +291,9 @@ def test_loop_does_nothing_when_retention_is_off(tmp_path: Path, days: tuple[int
     db = tmp_path / "off.db"
     fill(db, 5, OLD, prompt="keep")
     config = make_config(db, retention_days=days[0], prompt_retention_days=days[1])
-    asyncio.run(asyncio.wait_for(retention.retention_loop(config, asyncio.Event()), 5))
+    store = open_store(db)
+    try:
+        asyncio.run(asyncio.wait_for(policy.retention_loop(store, config, asyncio.Event()), 5))
+    finally:
+        store.close()
     assert snapshot_rows(db)["events"] == 5
