@@ -105,7 +105,7 @@ _TOKENS = ", ".join(f"CASE WHEN t.metric_name = '{names.TOKENS}' AND t.type = '{
 _USAGE = """
   WITH u (k, model, session_id, {tokens}, cost, started, requests, errors) AS (
     SELECT {key}, {model}, t.session_id, {token_values},
-           CASE WHEN t.metric_name = '{cost}' THEN t.metric_value END, NULL, 0, 0
+           CASE WHEN t.metric_name = '{cost}' THEN t.metric_value END, CAST(NULL AS DOUBLE PRECISION), 0, 0
     FROM metrics t WHERE t.metric_name IN ('{token}', '{cost}') AND {modelled} {started}
     UNION ALL SELECT {key}, {model}, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            CASE WHEN t.event_name = '{request}' THEN 1 ELSE 0 END, CASE WHEN t.event_name = '{error}' THEN 1 ELSE 0 END
