@@ -9,6 +9,8 @@ from pathlib import Path
 import grpc
 import httpx
 
+import stored
+
 CAPTURES = Path(__file__).parent / "data" / "captures"
 STANDARD = (
     "grpc", "http-protobuf", "http-json", "grpc-gzip", "http-protobuf-gzip", "http-json-gzip",
@@ -71,11 +73,6 @@ def replay_scenario(scenario: str, ports: object, *, include_rejected: bool = Tr
     return [replay(c, ports) for c in requests(scenario) if include_rejected or not c.rejected_by_sink]
 
 
-def snapshot_rows(db: Path) -> dict[str, int]:
-    import sqlite3
-
-    conn = sqlite3.connect(db)
-    try:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("metrics", "events", "spans")}
-    finally:
-        conn.close()
+def snapshot_rows(db: Path | str) -> dict[str, int]:
+    """Rows per table of a SQLite file or a postgresql:// database."""
+    return stored.counts(db)

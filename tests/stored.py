@@ -5,6 +5,8 @@ so a test's expectations hold on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 import contextlib
+import json
+import random
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -13,8 +15,12 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from ccmonitor.store import Reader, Store, is_url, open_store
+from ccmonitor.records import Batch, Event, MetricPoint, Span
+from ccmonitor.store import TABLES, Reader, Store, is_url, open_store
+from ccmonitor.store.dialect import Dialect
+from ccmonitor.store.postgres.dialect import POSTGRES
 from ccmonitor.store.postgres.reads import PgReader, PostgresReads, configure, placeholders
+from ccmonitor.store.sqlite.dialect import SQLITE
 from ccmonitor.store.sqlite.reads import connect_reader
 
 T = TypeVar("T")
@@ -66,9 +72,55 @@ def reader(db: Path | str) -> Iterator[Reader]:
 
 
 def execute(db: Path | str, sql: str, params: tuple[object, ...] | list[object] = ()) -> int:
-    """One statement written to the database at `db` (the test arranging data by hand); rows changed."""
+    """One statement written to the database at `db` (the test arranging data by hand); rows changed.
+    Text times are UTC on both backends (the session's zone is set, as the store's own are)."""
     if is_url(db):
         with psycopg.connect(str(db)) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
             return conn.execute(placeholders(sql), list(params)).rowcount  # type: ignore[arg-type]
     with closing(sqlite3.connect(db)) as lite, lite:
         return lite.execute(sql, params).rowcount
+
+
+def dialect(db: Path | str) -> Dialect:
+    """The SQL that differs between the backends (store/dialect.py), for a test's own statements."""
+    return POSTGRES if is_url(db) else SQLITE
+
+
+def counts(db: Path | str) -> dict[str, int]:
+    """Rows per table of the database at `db`."""
+    return {t: scalar(db, f"SELECT COUNT(*) FROM {t}") for t in TABLES}
+
+
+PAD = json.dumps({"team": "platform", "pad": "x" * 400})
+
+
+def fill(db: Path | str, n: int, timestamp: str, prompt: str | None = None) -> None:
+    """n rows per table at `timestamp` (stored form), written through the store's own writer (so the
+    rollups and, on PostgreSQL, the month's partition follow) into the database at `db`."""
+    def key() -> int:
+        return random.getrandbits(63)
+
+    attributes = json.dumps({"prompt_text": prompt, "team": "platform"}) if prompt else PAD
+    event = Event(0, timestamp, "s-old", *[None] * 6, "claude_code.user_prompt", None, prompt, 5,
+                  *[None] * 17, attributes, 0)
+    metric = MetricPoint(0, timestamp, *[None] * 7, "claude_code.token.usage", 1.0, None, *[None] * 5, PAD, 0,
+                         b"", 0, 0, False, True)
+    span = Span(0, timestamp, timestamp, 1.0, "t", "s", None, "claude_code.interaction", 0, 0, None, None, None,
+                None, json.dumps({"user_prompt": prompt or "x"}), None, None)
+    store = open_store(db, queue_max_records=3 * FILL_CHUNK)
+    try:
+        for start in range(0, n, FILL_CHUNK):
+            size = min(FILL_CHUNK, n - start)
+            for signal, batch in (("logs", Batch("logs", events=[event._replace(dedup_key=key())
+                                                                 for _ in range(size)])),
+                                  ("metrics", Batch("metrics", metrics=[metric._replace(dedup_key=key())
+                                                                        for _ in range(size)])),
+                                  ("traces", Batch("traces", spans=[span._replace(dedup_key=key())
+                                                                    for _ in range(size)]))):
+                assert store.submit(batch).result(120).accepted == size, signal
+    finally:
+        store.close()
+
+
+FILL_CHUNK = 5_000

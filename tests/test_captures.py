@@ -3,12 +3,14 @@ replaying it again changes nothing."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import stored
 from capture import ALL, STANDARD, replay_scenario, requests
+from ccmonitor.store import Reader
 
 STANDARD_TOTALS = {"input": 5100, "output": 280, "cacheRead": 21000, "cacheCreation": 900}
 EVENTS_STANDARD = {
@@ -18,29 +20,31 @@ EVENTS_STANDARD = {
 }
 
 
-def snapshot(db: Path) -> dict[str, object]:
-    conn = sqlite3.connect(db)
-    try:
-        tokens = dict(conn.execute(
-            "SELECT type, SUM(metric_value) FROM metrics WHERE metric_name='claude_code.token.usage' GROUP BY type"))
-        scalar = {
-            name: conn.execute("SELECT SUM(metric_value) FROM metrics WHERE metric_name=?", (name,)).fetchone()[0]
-            for name in ("claude_code.cost.usage", "claude_code.session.count",
-                         "claude_code.code_edit_tool.decision", "claude_code.commit.count")
-        }
-        lines = dict(conn.execute(
+def snapshot(db: Path | str) -> dict[str, object]:
+    """The totals of one database (a SQLite file or a postgresql:// URL), read in one snapshot."""
+    def read(conn: Reader) -> dict[str, object]:
+        def one(sql: str, *params: object) -> Any:
+            return conn.execute(sql, params).fetchone()[0]
+
+        tokens = {r[0]: r[1] for r in conn.execute(
+            "SELECT type, SUM(metric_value) FROM metrics WHERE metric_name='claude_code.token.usage' GROUP BY type")}
+        scalar = {name: one("SELECT SUM(metric_value) FROM metrics WHERE metric_name=?", name)
+                  for name in ("claude_code.cost.usage", "claude_code.session.count",
+                               "claude_code.code_edit_tool.decision", "claude_code.commit.count")}
+        lines = {r[0]: r[1] for r in conn.execute(
             "SELECT type, SUM(metric_value) FROM metrics WHERE metric_name='claude_code.lines_of_code.count'"
-            " GROUP BY type"))
-        events = dict(conn.execute("SELECT event_name, COUNT(*) FROM events GROUP BY event_name"))
-        rows = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("metrics", "events", "spans")}
-        api = conn.execute(
+            " GROUP BY type")}
+        events = {r[0]: r[1] for r in conn.execute("SELECT event_name, COUNT(*) FROM events GROUP BY event_name")}
+        rows = {t: one(f"SELECT COUNT(*) FROM {t}") for t in ("metrics", "events", "spans")}
+        *api_tokens, cost = conn.execute(
             "SELECT SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_creation_tokens),"
-            " ROUND(SUM(cost_usd), 6) FROM events WHERE event_name='claude_code.api_request'").fetchone()
-        sessions = conn.execute("SELECT COUNT(DISTINCT session_id) FROM events").fetchone()[0]
-    finally:
-        conn.close()
-    return {"tokens": tokens, "lines": lines, "events": events, "rows": rows, "api": api,
-            "sessions": sessions, **scalar}
+            " SUM(cost_usd) FROM events WHERE event_name='claude_code.api_request'").fetchone()
+        api = (*api_tokens, None if cost is None else round(cost, 6))
+        sessions = one("SELECT COUNT(DISTINCT session_id) FROM events")
+        return {"tokens": tokens, "lines": lines, "events": events, "rows": rows, "api": api,
+                "sessions": sessions, **scalar}
+
+    return stored.read(db, read)
 
 
 @pytest.mark.parametrize("scenario", STANDARD)
@@ -100,12 +104,13 @@ def test_api_error_capture(server) -> None:
     assert s["events"]["claude_code.api_error"] == 1
     assert s["events"]["claude_code.api_retries_exhausted"] == 1
     assert sum(s["events"].values()) == 7
-    conn = sqlite3.connect(server.db_path)
-    row = conn.execute("SELECT status_code, attempt, error FROM events WHERE event_name='claude_code.api_error'")
-    assert row.fetchone() == (500, 3, "Mock api_error (HTTP 500)")
-    total = conn.execute("SELECT json_extract(custom_attributes, '$.total_attempts') FROM events"
-                         " WHERE event_name='claude_code.api_retries_exhausted'").fetchone()[0]
-    assert total == 3
+    db = server.db_path
+    assert stored.rows(db, "SELECT status_code, attempt, error FROM events WHERE event_name='claude_code.api_error'") \
+        == [(500, 3, "Mock api_error (HTTP 500)")]
+    total = stored.scalar(db, f"SELECT {stored.dialect(db).json_member('custom_attributes')} FROM events"
+                              " WHERE event_name='claude_code.api_retries_exhausted'",
+                          [stored.dialect(db).json_key("total_attempts")])
+    assert str(total) == "3"  # SQLite gives the JSON number, PostgreSQL its text
 
 
 def test_every_capture_over_the_app_port(server) -> None:
