@@ -8,7 +8,6 @@ the panel (tiles, models, tools, edit decisions, sessions) its JSON is compared 
 from __future__ import annotations
 
 import json
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+import stored
 from ccmonitor.commands import COMMANDS
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.periods import REPORTS, USAGE_COLUMNS, report
 from ccmonitor.queries.tiles import tiles
 from ccmonitor.queries.tools import edit_decisions, tool_usage
-from ccmonitor.store.sqlite.reads import connect_reader
 
 SINCE, UNTIL = "2026-11-27T00:00:00Z", "2026-11-28T00:00:00Z"
 WINDOW = Filters(since=datetime(2026, 11, 27, tzinfo=UTC), until=datetime(2026, 11, 28, tzinfo=UTC))
@@ -41,11 +40,11 @@ report_group = next(c for c in COMMANDS if c.name == "report")
 
 
 @pytest.fixture
-def running(server_factory, captures_db: Path) -> Any:
+def running(server_factory, captures_db: Path | str) -> Any:
     return server_factory(db=captures_db)
 
 
-def cli(name: str, db: Path, *options: str) -> dict[str, Any]:
+def cli(name: str, db: Path | str, *options: str) -> dict[str, Any]:
     result = CliRunner().invoke(report_group, [name, "--db", str(db), "--json", "--tz", "UTC", "--since", SINCE,
                                                "--until", UNTIL, *options], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -58,15 +57,15 @@ def api(server: Any, path: str, query: dict[str, str]) -> Any:
     return r.json()
 
 
-def functions(db: Path, scenario: str) -> tuple[dict[str, Any], Filters]:
+def functions(db: Path | str, scenario: str) -> tuple[dict[str, Any], Filters]:
     f = Filters(since=WINDOW.since, until=WINDOW.until, **CASES[scenario][2])  # type: ignore[arg-type]
-    with closing(connect_reader(db)) as conn:
+    with stored.reader(db) as conn:
         return {"tiles": tiles(conn, f), "tool_usage": tool_usage(conn, f), "edits": edit_decisions(conn, f),
                 **{name: report(conn, name, f, ZoneInfo("UTC")) for name in REPORTS}}, f
 
 
 @pytest.mark.parametrize("scenario", CASES)
-def test_totals_agree(running: Any, captures_db: Path, scenario: str) -> None:
+def test_totals_agree(running: Any, captures_db: Path | str, scenario: str) -> None:
     options, query, _ = CASES[scenario]
     fn, _ = functions(captures_db, scenario)
     panel = api(running, "panels/tiles", query)["data"]
@@ -77,7 +76,7 @@ def test_totals_agree(running: Any, captures_db: Path, scenario: str) -> None:
 
 
 @pytest.mark.parametrize("scenario", CASES)
-def test_models_agree(running: Any, captures_db: Path, scenario: str) -> None:
+def test_models_agree(running: Any, captures_db: Path | str, scenario: str) -> None:
     options, query, _ = CASES[scenario]
     rows = cli("models", captures_db, *options)["rows"]
     panel = api(running, "panels/models", query)["data"]
@@ -87,7 +86,7 @@ def test_models_agree(running: Any, captures_db: Path, scenario: str) -> None:
 
 
 @pytest.mark.parametrize("scenario", CASES)
-def test_tools_agree(running: Any, captures_db: Path, scenario: str) -> None:
+def test_tools_agree(running: Any, captures_db: Path | str, scenario: str) -> None:
     options, query, _ = CASES[scenario]
     doc = cli("tools", captures_db, *options)
     fn, _ = functions(captures_db, scenario)
@@ -96,7 +95,7 @@ def test_tools_agree(running: Any, captures_db: Path, scenario: str) -> None:
 
 
 @pytest.mark.parametrize("scenario", CASES)
-def test_sessions_agree(running: Any, captures_db: Path, scenario: str) -> None:
+def test_sessions_agree(running: Any, captures_db: Path | str, scenario: str) -> None:
     options, query, _ = CASES[scenario]
     rows = cli("sessions", captures_db, *options)["rows"]
     listed = api(running, "sessions", {**query, "limit": "500"})
@@ -108,10 +107,7 @@ def test_sessions_agree(running: Any, captures_db: Path, scenario: str) -> None:
 
 
 @pytest.mark.parametrize("name", REPORTS)
-def test_report_endpoint_and_server_mode_agree(running: Any, captures_db: Path, name: str) -> None:
-    probe = httpx.get(running.url("/api/reports/daily"), params={"range": "custom", "from": SINCE, "to": UNTIL})
-    if probe.status_code == 404:
-        pytest.skip("the API has no /api/reports/<name> yet (web/api.py; docs/cli.md `--server`)")
+def test_report_endpoint_and_server_mode_agree(running: Any, captures_db: Path | str, name: str) -> None:
     options = ("--breakdown",) if name in ("daily", "users") else ()
     local = cli(name, captures_db, *options)
     served = api(running, f"reports/{name}", {"tz": "UTC", **({"breakdown": "1"} if options else {})})

@@ -4,7 +4,6 @@ and local periods: midnight, DST, half-hour zones, Monday weeks, month ends."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,7 +15,6 @@ import stored
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.periods import USAGE_COLUMNS, by_session, offset_spans, report, usage
 from ccmonitor.store import Reader
-from ccmonitor.store.sqlite.reads import connect_reader
 from otlp_builders import DELTA, event_request, sum_request
 
 ALL = Filters(since=datetime(1970, 1, 1, tzinfo=UTC), until=datetime(9999, 1, 1, tzinfo=UTC))
@@ -145,7 +143,7 @@ def test_nothing_in_range_is_empty_not_an_error(conn: Reader) -> None:
 # ------------------------------------------------------------------ local periods
 def test_a_session_spanning_local_midnight_lands_on_both_local_days(server) -> None:
     midnight_session(server)
-    with closing(connect_reader(server.db_path)) as conn:
+    with stored.reader(server.db_path) as conn:
         assert days(conn, NEW_YORK) == {"2026-11-27": (100, 0.01, 1, 1), "2026-11-28": (200, 0.02, 0, 1)}
         assert days(conn, ZoneInfo("UTC")) == {"2026-11-28": (300, 0.03, 1, 2)}
 
@@ -154,7 +152,7 @@ def test_dst_change_moves_midnight(server) -> None:
     # Los Angeles springs forward 2026-03-08 10:00 UTC: midnight is 08:00 UTC before, 07:00 UTC after.
     send_usage(server, "s-dst", [("2026-03-08T07:30:00+00:00", 1, 0.0), ("2026-03-09T06:30:00+00:00", 2, 0.0),
                                  ("2026-03-09T07:30:00+00:00", 4, 0.0)])
-    with closing(connect_reader(server.db_path)) as conn:
+    with stored.reader(server.db_path) as conn:
         assert {d: v[0] for d, v in days(conn, LOS_ANGELES).items()} == {
             "2026-03-07": 1, "2026-03-08": 2, "2026-03-09": 4}
 
@@ -166,7 +164,7 @@ def test_half_hour_zone_weeks_and_months(server) -> None:
         ("2026-11-30T04:30:00+00:00", 4, 0.0),  # Sunday 23:30 in New York, Monday in UTC
         ("2026-12-01T04:30:00+00:00", 8, 0.0),  # 30 November 23:30 in New York, December in UTC
     ])
-    with closing(connect_reader(server.db_path)) as conn:
+    with stored.reader(server.db_path) as conn:
         assert {d: v[0] for d, v in days(conn, KOLKATA).items()} == {
             "2026-11-27": 1, "2026-11-28": 2, "2026-11-30": 4, "2026-12-01": 8}
         assert {d: v[0] for d, v in days(conn, NEW_YORK, "week").items()} == {"2026-11-23": 7, "2026-11-30": 8}

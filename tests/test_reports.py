@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+import stored
 from ccmonitor import reports
 from ccmonitor.queries.periods import REPORTS, report
-from ccmonitor.store.sqlite.reads import connect_reader
 from test_periods import ALL
 
 
@@ -23,8 +22,8 @@ def rendered(doc: dict, fmt: str) -> str:
 
 
 @pytest.fixture
-def docs(captures_db: Path) -> dict[str, dict]:
-    with closing(connect_reader(captures_db)) as conn:
+def docs(captures_db: Path | str) -> dict[str, dict]:
+    with stored.reader(captures_db) as conn:
         return {name: report(conn, name, ALL) for name in REPORTS}
 
 
