@@ -102,6 +102,9 @@ class PostgresReads:
         try:
             self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max_size, timeout=timeout_s,
                                                      configure=configure, open=True, name="ccmonitor-reads",
+                                                     # a connection left over from before a restart or a
+                                                     # failover is found out here, not by a query
+                                                     check=psycopg_pool.ConnectionPool.check_connection,
                                                      kwargs={"connect_timeout": 5})
             self._pool.wait(timeout_s)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
