@@ -98,7 +98,6 @@ def test_every_command_and_option_is_documented(path: tuple[str, ...], command: 
     (("report", "daily", "--since", "soon"), "not a date"),
     (("prune",), "--older-than"),
 ], ids=["missing db", "bad zone", "bad attr", "breakdown of tools", "bad since", "prune without age"])
-def test_clear_errors(captures_db: Path, args: tuple[str, ...], message: str) -> None:
+def test_clear_errors(captures_db: Path | str, args: tuple[str, ...], message: str) -> None:
     result = run(*args, env={"CCMONITOR_DB": str(captures_db)})
     assert result.exit_code != 0 and message in result.output
-

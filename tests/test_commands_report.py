@@ -26,13 +26,12 @@ def test_timezone_boundary_end_to_end(server) -> None:
     assert csv[0].startswith("period,input_tokens,") and len(csv) == 3
 
 
-def test_report_reads_ccmonitor_db_and_prints_a_table(captures_db: Path) -> None:
+def test_report_reads_ccmonitor_db_and_prints_a_table(captures_db: Path | str) -> None:
     result = run("report", "monthly", "--tz", "UTC", env={"CCMONITOR_DB": str(captures_db)})
     assert result.exit_code == 0 and "2026-11" in result.stdout and "61,200" in result.stdout
     result = run("report", "users", "--db", str(captures_db), "--attr", "team=platform", "--breakdown", "--json")
     assert {r["model"] for r in json.loads(result.stdout)["rows"]} == {"claude-opus-5-5", "claude-opus-4-8",
                                                                       "claude-opus-4-8[1m]"}
-
 
 
 def test_report_from_a_server_with_a_token(server_factory) -> None:
