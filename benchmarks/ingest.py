@@ -170,7 +170,7 @@ def raw_sqlite_rate(bodies: list[bytes], workdir: Path, synchronous: str) -> flo
     rollup upkeep."""
     from ccmonitor.otlp.logs import to_batch
     from ccmonitor.store.attribute_sets import record_sessions
-    from ccmonitor.store.sqlite.schema import refresh_rollups
+    from ccmonitor.store.sqlite.rollups import refresh_rollups
     from ccmonitor.store.sqlite.writer import INSERT_EVENT, open_database
     batches = [to_batch(ExportLogsServiceRequest.FromString(body), True)[0] for body in bodies]
     conn = open_database(workdir / "raw.db", synchronous)

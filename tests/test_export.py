@@ -16,7 +16,7 @@ import pytest
 import stored
 from ccmonitor import export
 from ccmonitor.queries.periods import report
-from ccmonitor.store.sqlite.schema import refresh_rollups
+from ccmonitor.store.sqlite.rollups import refresh_rollups
 from ccmonitor.store.sqlite.writer import open_database
 from stored import opened
 from test_periods import ALL

@@ -18,7 +18,7 @@ import pytest
 
 from ccmonitor.queries.panels import PANELS
 from ccmonitor.queries.periods import REPORTS
-from ccmonitor.store.sqlite.schema import refresh_rollups
+from ccmonitor.store.sqlite.rollups import refresh_rollups
 from ccmonitor.store.sqlite.writer import open_database
 from ccmonitor.web.openapi import document
 from conftest import RunningServer, make_config

@@ -1,4 +1,5 @@
-"""store/sqlite/retention (and the policy of ccmonitor/retention.py over it): pruning beside a real server that keeps ingesting, prompt blanking that keeps the events,
+"""store/sqlite/retention (and the policy of ccmonitor/retention.py over it): pruning beside a real
+server that keeps ingesting, prompt blanking that keeps the events,
 incremental vacuum, and the background loop `serve` runs."""
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 the SQL that keeps it exact: the table, the first fill from existing rows, the writer's per-transaction
 refresh of new rows (one grouped upsert), and the delete/update triggers that subtract what retention
 or a hand-typed statement removes. Key columns hold '' for NULL (a primary key treats NULLs as distinct).
-Migration 0002's rollups predate this and keep their own SQL (shipped migrations are never edited)."""
+The migrations hold their own frozen copies of create() and triggers() (store/sqlite/migrations/);
+the running writer uses refresh(), and tests check that refresh() and triggers() keep one rollup."""
 
 from __future__ import annotations
 

@@ -12,23 +12,15 @@ every row and its JSON. Rows without a session id (OTEL_METRICS_INCLUDE_SESSION_
 their set.
 
 Rows stored before 0004 keep a NULL `attribute_set` (no rewrite of the tables) and take their
-session's, read from the session's first record: its keys that are neither standard resource keys
-nor attributes Claude Code puts on records (the rule the filter choices used before).
+session's, which migration 0004 read from the session's first record (store/sqlite/schema.py).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from ccmonitor.store.aggregates import Rollup
 from ccmonitor.store.histograms import DURATIONS
-from ccmonitor.telemetry import attribute_set, is_custom
-
-# Attributes Claude Code puts on records themselves: never part of a pre-0004 session's set.
-RECORD_KEYS = frozenset({"start_type", "query_source", "effort", "speed", "source", "tool_name",
-                         "decision", "language", "model", "type", "prompt_length", "prompt", "prompt_text",
-                         "message.uuid", "command_name", "command_source", "body"})
 
 
 def session_set(session_id: str) -> str:
@@ -45,17 +37,6 @@ def set_of(row: str = "") -> str:
 
 SET_OF = set_of("{r}.")
 IN_A_SET = f"{SET_OF} != 0"
-
-TABLES = [
-    "ALTER TABLE metrics ADD COLUMN attribute_set INTEGER",
-    "ALTER TABLE events ADD COLUMN attribute_set INTEGER",
-    "CREATE TABLE attribute_sets (id INTEGER PRIMARY KEY, attributes TEXT NOT NULL)",
-    # `session`, not `session_id`: a subquery's unqualified session_id must mean the outer row's
-    "CREATE TABLE session_attribute_sets (session TEXT PRIMARY KEY, attribute_set INTEGER NOT NULL)"
-    " WITHOUT ROWID",
-    "CREATE INDEX session_attribute_sets_set ON session_attribute_sets(attribute_set)",
-]
-
 
 def _by_set(name: str, source: str, keys: tuple[str, ...], total: tuple[str, str], *value: str) -> Rollup:
     return Rollup(name=name, source=source, total=total, when=IN_A_SET,
@@ -81,21 +62,3 @@ def record_sessions(conn: sqlite3.Connection, attribute_sets: dict[int, str], se
         conn.executemany("INSERT OR IGNORE INTO attribute_sets VALUES (?, ?)", attribute_sets.items())
     if session_sets:
         conn.executemany("INSERT OR IGNORE INTO session_attribute_sets VALUES (?, ?)", session_sets.items())
-
-
-def backfill(conn: sqlite3.Connection) -> None:
-    """Map the sessions stored before 0004 (from each session's first record)."""
-    sets: dict[int, str] = {}
-    sessions: dict[str, int] = {}
-    for session_id, text in conn.execute("SELECT session_id, custom_attributes FROM rollup_sessions"):
-        try:
-            attrs = json.loads(text or "{}")
-        except ValueError:
-            continue
-        custom = {k: v for k, v in attrs.items() if is_custom(k) and k not in RECORD_KEYS} \
-            if isinstance(attrs, dict) else {}
-        set_id, canonical = attribute_set(custom)
-        if set_id:
-            sets[set_id] = canonical
-            sessions[session_id] = set_id
-    record_sessions(conn, sets, sessions)

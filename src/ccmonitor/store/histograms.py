@@ -37,7 +37,3 @@ DURATIONS = Rollup(
     when=f"{{r}}.event_name IN ('{API_REQUEST}', '{TOOL_RESULT}') AND {is_number('{r}.duration_ms')}",
     watched=("timestamp", "event_name", "model", "tool_name", "duration_ms"),
 )
-
-# Step 2 reads one bucket of one key in the range: contiguous in these indexes, whatever the history's length.
-INDEXES = [f"CREATE INDEX events_{column}_durations ON events({column}, {bucket_sql('duration_ms')}, timestamp,"
-           f" duration_ms) WHERE event_name = '{event}'" for event, column in KEY_COLUMN.items()]

@@ -22,7 +22,8 @@ from ccmonitor.store.series import SeriesState
 from ccmonitor.store.sqlite import files
 from ccmonitor.store.sqlite.dialect import Connection
 from ccmonitor.store.sqlite.failures import classify, kind
-from ccmonitor.store.sqlite.schema import ROLLUP_KEYS, migrate, refresh_rollups, write_transaction
+from ccmonitor.store.sqlite.rollups import ROLLUP_KEYS, refresh_rollups
+from ccmonitor.store.sqlite.schema import migrate, write_transaction
 from ccmonitor.store.writer import HEARTBEAT_S, MAX_RECORDS_PER_TXN, Done, Work, Writer
 
 __all__ = ["HEADROOM_BYTES", "HEARTBEAT_S", "MAX_RECORDS_PER_TXN", "SqliteWriter", "beat", "connect",
