@@ -5,298 +5,35 @@ running code uses (the text would change after it shipped). Several receivers st
 once: the runner holds an advisory lock for its transaction, and a second receiver waits for it, then
 finds everything applied.
 
-0001 creates the whole current schema; PostgreSQL has no older history to upgrade. The tables and
-their column order are SQLite's (store/sqlite/schema.py): people paste queries, and `copy` moves rows.
-What differs: `timestamp` is timestamptz and `custom_attributes` jsonb; `events` and `metrics` are
-partitioned by month (store/postgres/partitions.py creates the partitions; retention drops expired
-ones whole), so their unique key (timestamp, dedup_key) is the only unique index (a unique index on a
-partitioned table must hold the partition key) and `id` comes from a sequence (identity columns on
-partitioned tables need PostgreSQL 17). Nanosecond times are numeric(20): they exceed bigint.
+Each step is migrations/<name>.sql. 0001 creates the whole current schema; PostgreSQL has no older
+history to upgrade. The tables and their column order are SQLite's (store/sqlite/schema.py): people
+paste queries, and `copy` moves rows. What differs: `timestamp` is timestamptz and `custom_attributes`
+jsonb; `events` and `metrics` are partitioned by month (store/postgres/partitions.py creates the
+partitions; retention drops expired ones whole), so their unique key (timestamp, dedup_key) is the
+only unique index (a unique index on a partitioned table must hold the partition key) and `id` comes
+from a sequence (identity columns on partitioned tables need PostgreSQL 17). Nanosecond times are
+numeric(20): they exceed bigint.
 
 The rollups are SQLite's (same names, keys and meaning), with `hour` a timestamptz (start of the UTC
 hour) and `day` a UTC date. The writer adds to them in the statement that inserts the rows
-(store/postgres/writer.py); the statement-level AFTER DELETE triggers below subtract what a DELETE
+(store/postgres/writer.py); the statement-level AFTER DELETE triggers of 0001 subtract what a DELETE
 removes (retention's edge partition, a hand-typed DELETE) and find a session's bounds again when its
 first or last mark went. Dropped partitions bypass triggers: retention subtracts those itself.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 
 MIGRATION_LOCK = (0x63636D6F, 1)  # pg_advisory_xact_lock(int4, int4): 'ccmo', migrations
 
-V1_INITIAL = r"""
-CREATE SEQUENCE metrics_id_seq AS bigint;
-CREATE TABLE metrics (
-  id bigint NOT NULL DEFAULT nextval('metrics_id_seq'),
-  timestamp timestamptz NOT NULL,
-  session_id text,
-  account_uuid text,
-  organization_id text,
-  terminal_type text,
-  app_version text,
-  user_id text,
-  user_email text,
-  metric_name text NOT NULL,
-  metric_value double precision NOT NULL,
-  metric_unit text,
-  model text,
-  type text,
-  tool text,
-  decision text,
-  language text,
-  custom_attributes jsonb,
-  dedup_key bigint NOT NULL,
-  attribute_set bigint NOT NULL DEFAULT 0
-) PARTITION BY RANGE (timestamp);
-ALTER SEQUENCE metrics_id_seq OWNED BY metrics.id;
-CREATE UNIQUE INDEX metrics_time ON metrics (timestamp, dedup_key);
-CREATE INDEX metrics_name_time ON metrics (metric_name, timestamp);
-CREATE INDEX metrics_session ON metrics (session_id, timestamp);
-CREATE INDEX metrics_user ON metrics ((COALESCE(user_email, account_uuid, user_id)), timestamp);
 
-CREATE SEQUENCE events_id_seq AS bigint;
-CREATE TABLE events (
-  id bigint NOT NULL DEFAULT nextval('events_id_seq'),
-  timestamp timestamptz NOT NULL,
-  session_id text,
-  account_uuid text,
-  organization_id text,
-  terminal_type text,
-  app_version text,
-  user_id text,
-  user_email text,
-  event_name text NOT NULL,
-  prompt_id text,
-  prompt text,
-  prompt_length bigint,
-  tool_name text,
-  success text,
-  duration_ms bigint,
-  error text,
-  decision text,
-  source text,
-  tool_parameters text,
-  model text,
-  cost_usd double precision,
-  input_tokens bigint,
-  output_tokens bigint,
-  cache_read_tokens bigint,
-  cache_creation_tokens bigint,
-  status_code bigint,
-  attempt bigint,
-  trace_id text,
-  span_id text,
-  custom_attributes jsonb,
-  dedup_key bigint NOT NULL,
-  attribute_set bigint NOT NULL DEFAULT 0
-) PARTITION BY RANGE (timestamp);
-ALTER SEQUENCE events_id_seq OWNED BY events.id;
-CREATE UNIQUE INDEX events_time ON events (timestamp, dedup_key);
-CREATE INDEX events_session ON events (session_id, timestamp);
-CREATE INDEX events_prompt ON events (prompt_id);
-CREATE INDEX events_durations ON events (event_name, timestamp, model, tool_name, duration_ms);
-CREATE INDEX events_user ON events ((COALESCE(user_email, account_uuid, user_id)), timestamp);
-CREATE INDEX events_model_durations ON events (model,
-  (CASE WHEN duration_ms < 100 THEN duration_ms ELSE length(duration_ms::text) * 100 + substr(duration_ms::text, 1, 2)::integer END),
-  timestamp, duration_ms) WHERE event_name = 'claude_code.api_request';
-CREATE INDEX events_tool_name_durations ON events (tool_name,
-  (CASE WHEN duration_ms < 100 THEN duration_ms ELSE length(duration_ms::text) * 100 + substr(duration_ms::text, 1, 2)::integer END),
-  timestamp, duration_ms) WHERE event_name = 'claude_code.tool_result';
-
-CREATE TABLE spans (
-  id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-  timestamp timestamptz NOT NULL,
-  end_timestamp timestamptz NOT NULL,
-  duration_ms double precision NOT NULL,
-  trace_id text NOT NULL,
-  span_id text NOT NULL,
-  parent_span_id text,
-  name text NOT NULL,
-  kind bigint,
-  status_code bigint,
-  status_message text,
-  session_id text,
-  user_id text,
-  prompt_id text,
-  custom_attributes jsonb,
-  span_events text,
-  links text,
-  dedup_key bigint NOT NULL
-);
-CREATE UNIQUE INDEX spans_time ON spans (timestamp, dedup_key);
-CREATE INDEX spans_trace ON spans (trace_id);
-CREATE INDEX spans_session ON spans (session_id, timestamp);
-
--- Last seen point of every CUMULATIVE series, so a restart (or another receiver) never re-counts.
-CREATE TABLE metric_series (
-  series_key bytea PRIMARY KEY,
-  start_time_unix_nano numeric(20) NOT NULL,
-  last_time_unix_nano numeric(20) NOT NULL,
-  last_value double precision NOT NULL,
-  updated_at timestamptz NOT NULL
-);
-
-CREATE TABLE attribute_sets (id bigint PRIMARY KEY, attributes jsonb NOT NULL);
-CREATE TABLE session_attribute_sets (session text PRIMARY KEY, attribute_set bigint NOT NULL);
-CREATE INDEX session_attribute_sets_set ON session_attribute_sets (attribute_set);
-
-CREATE TABLE heartbeat (id integer PRIMARY KEY CHECK (id = 1), at timestamptz NOT NULL);
-
-CREATE TABLE rollup_metrics (
-  hour timestamptz NOT NULL, metric_name text NOT NULL, type text NOT NULL, model text NOT NULL,
-  tool text NOT NULL, decision text NOT NULL, language text NOT NULL,
-  value double precision NOT NULL, records bigint NOT NULL,
-  PRIMARY KEY (hour, metric_name, type, model, tool, decision, language));
-CREATE TABLE rollup_metrics_sets (
-  attribute_set bigint NOT NULL, hour timestamptz NOT NULL, metric_name text NOT NULL, type text NOT NULL,
-  model text NOT NULL, tool text NOT NULL, decision text NOT NULL, language text NOT NULL,
-  value double precision NOT NULL, records bigint NOT NULL,
-  PRIMARY KEY (attribute_set, hour, metric_name, type, model, tool, decision, language));
-CREATE TABLE rollup_events (
-  hour timestamptz NOT NULL, event_name text NOT NULL, model text NOT NULL, tool_name text NOT NULL,
-  success text NOT NULL, decision text NOT NULL,
-  n double precision NOT NULL, records bigint NOT NULL,
-  PRIMARY KEY (hour, event_name, model, tool_name, success, decision));
-CREATE TABLE rollup_events_sets (
-  attribute_set bigint NOT NULL, hour timestamptz NOT NULL, event_name text NOT NULL, model text NOT NULL,
-  tool_name text NOT NULL, success text NOT NULL, decision text NOT NULL,
-  n double precision NOT NULL, records bigint NOT NULL,
-  PRIMARY KEY (attribute_set, hour, event_name, model, tool_name, success, decision));
-CREATE TABLE rollup_durations (
-  day date NOT NULL, event_name text NOT NULL, key text NOT NULL, bucket integer NOT NULL,
-  n double precision NOT NULL, records bigint NOT NULL,
-  PRIMARY KEY (day, event_name, key, bucket));
-CREATE TABLE rollup_durations_sets (
-  attribute_set bigint NOT NULL, day date NOT NULL, event_name text NOT NULL, key text NOT NULL,
-  bucket integer NOT NULL, n double precision NOT NULL, records bigint NOT NULL,
-  PRIMARY KEY (attribute_set, day, event_name, key, bucket));
-CREATE TABLE rollup_sessions (
-  session_id text PRIMARY KEY, first_ts timestamptz, last_ts timestamptz, "user" text,
-  terminal_type text, app_version text, custom_attributes jsonb);
-CREATE INDEX rollup_sessions_span ON rollup_sessions (last_ts, first_ts, "user", terminal_type);
-
--- A session's first and last mark (its prompts, its session.count and active_time points) in the
--- rows still stored; NULLs when none is left. Each inner MIN/MAX is an index seek on (session_id, timestamp).
-CREATE FUNCTION session_bounds(s text, OUT first_ts timestamptz, OUT last_ts timestamptz)
-LANGUAGE sql STABLE AS $$
-  SELECT min(t), max(t) FROM (
-    SELECT (SELECT min(timestamp) FROM events WHERE session_id = s AND event_name = 'claude_code.user_prompt') AS t
-    UNION ALL SELECT (SELECT max(timestamp) FROM events WHERE session_id = s AND event_name = 'claude_code.user_prompt')
-    UNION ALL SELECT (SELECT min(timestamp) FROM metrics WHERE session_id = s
-                      AND metric_name IN ('claude_code.session.count', 'claude_code.active_time.total'))
-    UNION ALL SELECT (SELECT max(timestamp) FROM metrics WHERE session_id = s
-                      AND metric_name IN ('claude_code.session.count', 'claude_code.active_time.total'))
-  ) marks
-$$;
-
-CREATE FUNCTION rollup_events_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE rollup_events r SET n = r.n - g.n, records = r.records - g.records
-    FROM (SELECT date_trunc('hour', timestamp, 'UTC') AS hour, event_name, COALESCE(model, '') AS model,
-                 COALESCE(tool_name, '') AS tool_name, COALESCE(success, '') AS success,
-                 COALESCE(decision, '') AS decision, count(*) AS n, count(*) AS records
-            FROM gone GROUP BY 1, 2, 3, 4, 5, 6) g
-   WHERE r.hour = g.hour AND r.event_name = g.event_name AND r.model = g.model AND r.tool_name = g.tool_name
-     AND r.success = g.success AND r.decision = g.decision;
-  DELETE FROM rollup_events WHERE records <= 0
-     AND hour IN (SELECT DISTINCT date_trunc('hour', timestamp, 'UTC') FROM gone);
-
-  UPDATE rollup_events_sets r SET n = r.n - g.n, records = r.records - g.records
-    FROM (SELECT attribute_set, date_trunc('hour', timestamp, 'UTC') AS hour, event_name,
-                 COALESCE(model, '') AS model, COALESCE(tool_name, '') AS tool_name,
-                 COALESCE(success, '') AS success, COALESCE(decision, '') AS decision,
-                 count(*) AS n, count(*) AS records
-            FROM gone WHERE attribute_set != 0 GROUP BY 1, 2, 3, 4, 5, 6, 7) g
-   WHERE r.attribute_set = g.attribute_set AND r.hour = g.hour AND r.event_name = g.event_name
-     AND r.model = g.model AND r.tool_name = g.tool_name AND r.success = g.success AND r.decision = g.decision;
-  DELETE FROM rollup_events_sets WHERE records <= 0
-     AND (attribute_set, hour) IN (SELECT DISTINCT attribute_set, date_trunc('hour', timestamp, 'UTC')
-                                     FROM gone WHERE attribute_set != 0);
-
-  UPDATE rollup_durations r SET n = r.n - g.n, records = r.records - g.records
-    FROM (SELECT (timestamp AT TIME ZONE 'UTC')::date AS day, event_name,
-                 COALESCE(CASE event_name WHEN 'claude_code.api_request' THEN model ELSE tool_name END, '') AS key,
-                 (CASE WHEN duration_ms < 100 THEN duration_ms ELSE length(duration_ms::text) * 100 + substr(duration_ms::text, 1, 2)::integer END) AS bucket,
-                 count(*) AS n, count(*) AS records
-            FROM gone WHERE event_name IN ('claude_code.api_request', 'claude_code.tool_result')
-             AND duration_ms IS NOT NULL GROUP BY 1, 2, 3, 4) g
-   WHERE r.day = g.day AND r.event_name = g.event_name AND r.key = g.key AND r.bucket = g.bucket;
-  DELETE FROM rollup_durations WHERE records <= 0
-     AND day IN (SELECT DISTINCT (timestamp AT TIME ZONE 'UTC')::date FROM gone);
-
-  UPDATE rollup_durations_sets r SET n = r.n - g.n, records = r.records - g.records
-    FROM (SELECT attribute_set, (timestamp AT TIME ZONE 'UTC')::date AS day, event_name,
-                 COALESCE(CASE event_name WHEN 'claude_code.api_request' THEN model ELSE tool_name END, '') AS key,
-                 (CASE WHEN duration_ms < 100 THEN duration_ms ELSE length(duration_ms::text) * 100 + substr(duration_ms::text, 1, 2)::integer END) AS bucket,
-                 count(*) AS n, count(*) AS records
-            FROM gone WHERE event_name IN ('claude_code.api_request', 'claude_code.tool_result')
-             AND duration_ms IS NOT NULL AND attribute_set != 0 GROUP BY 1, 2, 3, 4, 5) g
-   WHERE r.attribute_set = g.attribute_set AND r.day = g.day AND r.event_name = g.event_name
-     AND r.key = g.key AND r.bucket = g.bucket;
-  DELETE FROM rollup_durations_sets WHERE records <= 0
-     AND (attribute_set, day) IN (SELECT DISTINCT attribute_set, (timestamp AT TIME ZONE 'UTC')::date
-                                    FROM gone WHERE attribute_set != 0);
-
-  WITH marks AS (SELECT session_id, min(timestamp) AS lo, max(timestamp) AS hi FROM gone
-                  WHERE session_id IS NOT NULL AND event_name = 'claude_code.user_prompt' GROUP BY session_id)
-  UPDATE rollup_sessions r SET first_ts = b.first_ts, last_ts = b.last_ts
-    FROM marks CROSS JOIN LATERAL session_bounds(marks.session_id) b
-   WHERE r.session_id = marks.session_id AND (marks.lo <= r.first_ts OR marks.hi >= r.last_ts);
-  DELETE FROM rollup_sessions WHERE first_ts IS NULL
-     AND session_id IN (SELECT session_id FROM gone WHERE event_name = 'claude_code.user_prompt');
-  RETURN NULL;
-END
-$$;
-CREATE TRIGGER rollup_events_deleted AFTER DELETE ON events REFERENCING OLD TABLE AS gone
-  FOR EACH STATEMENT EXECUTE FUNCTION rollup_events_deleted();
-
-CREATE FUNCTION rollup_metrics_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE rollup_metrics r SET value = r.value - g.value, records = r.records - g.records
-    FROM (SELECT date_trunc('hour', timestamp, 'UTC') AS hour, metric_name, COALESCE(type, '') AS type,
-                 COALESCE(model, '') AS model, COALESCE(tool, '') AS tool, COALESCE(decision, '') AS decision,
-                 COALESCE(language, '') AS language, sum(metric_value) AS value, count(*) AS records
-            FROM gone GROUP BY 1, 2, 3, 4, 5, 6, 7) g
-   WHERE r.hour = g.hour AND r.metric_name = g.metric_name AND r.type = g.type AND r.model = g.model
-     AND r.tool = g.tool AND r.decision = g.decision AND r.language = g.language;
-  DELETE FROM rollup_metrics WHERE records <= 0
-     AND hour IN (SELECT DISTINCT date_trunc('hour', timestamp, 'UTC') FROM gone);
-
-  UPDATE rollup_metrics_sets r SET value = r.value - g.value, records = r.records - g.records
-    FROM (SELECT attribute_set, date_trunc('hour', timestamp, 'UTC') AS hour, metric_name,
-                 COALESCE(type, '') AS type, COALESCE(model, '') AS model, COALESCE(tool, '') AS tool,
-                 COALESCE(decision, '') AS decision, COALESCE(language, '') AS language,
-                 sum(metric_value) AS value, count(*) AS records
-            FROM gone WHERE attribute_set != 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) g
-   WHERE r.attribute_set = g.attribute_set AND r.hour = g.hour AND r.metric_name = g.metric_name
-     AND r.type = g.type AND r.model = g.model AND r.tool = g.tool AND r.decision = g.decision
-     AND r.language = g.language;
-  DELETE FROM rollup_metrics_sets WHERE records <= 0
-     AND (attribute_set, hour) IN (SELECT DISTINCT attribute_set, date_trunc('hour', timestamp, 'UTC')
-                                     FROM gone WHERE attribute_set != 0);
-
-  WITH marks AS (SELECT session_id, min(timestamp) AS lo, max(timestamp) AS hi FROM gone
-                  WHERE session_id IS NOT NULL
-                    AND metric_name IN ('claude_code.session.count', 'claude_code.active_time.total')
-                  GROUP BY session_id)
-  UPDATE rollup_sessions r SET first_ts = b.first_ts, last_ts = b.last_ts
-    FROM marks CROSS JOIN LATERAL session_bounds(marks.session_id) b
-   WHERE r.session_id = marks.session_id AND (marks.lo <= r.first_ts OR marks.hi >= r.last_ts);
-  DELETE FROM rollup_sessions WHERE first_ts IS NULL
-     AND session_id IN (SELECT session_id FROM gone
-                         WHERE metric_name IN ('claude_code.session.count', 'claude_code.active_time.total'));
-  RETURN NULL;
-END
-$$;
-CREATE TRIGGER rollup_metrics_deleted AFTER DELETE ON metrics REFERENCING OLD TABLE AS gone
-  FOR EACH STATEMENT EXECUTE FUNCTION rollup_metrics_deleted();
-"""  # noqa: E501 (the duration bucket is one line, as the dialect writes it)
-
-MIGRATIONS: list[tuple[str, str]] = [
-    ("0001_initial", V1_INITIAL),
-]
+FILES = Path(__file__).parent / "migrations"
+MIGRATIONS: list[tuple[str, str]] = [(name, (FILES / f"{name}.sql").read_text()) for name in (
+    "0001_initial",
+)]
 
 
 def migrate(conn: psycopg.Connection) -> list[str]:
