@@ -82,6 +82,28 @@ def execute(db: Path | str, sql: str, params: tuple[object, ...] | list[object] 
         return lite.execute(sql, params).rowcount
 
 
+@contextlib.contextmanager
+def writes_held(db: Path | str) -> Iterator[None]:
+    """Every write to the database at `db` waits until the block ends, reads go on: another connection
+    holds the write lock (SQLite: BEGIN IMMEDIATE). PostgreSQL: spans and the rollups every insert of
+    metrics or events feeds are locked EXCLUSIVE, so a write waits at them; locking events or metrics
+    themselves would queue the creation of a month's partition, and every reader behind it."""
+    if is_url(db):
+        with psycopg.connect(str(db)) as conn:
+            conn.execute("LOCK TABLE rollup_metrics, rollup_events, spans IN EXCLUSIVE MODE")
+            try:
+                yield
+            finally:
+                conn.rollback()
+        return
+    with closing(sqlite3.connect(db, isolation_level=None)) as lite:
+        lite.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            lite.execute("ROLLBACK")
+
+
 def dialect(db: Path | str) -> Dialect:
     """The SQL that differs between the backends (store/dialect.py), for a test's own statements."""
     return POSTGRES if is_url(db) else SQLITE

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import resource
 import socket
-import sqlite3
 import struct
 import threading
 import time
@@ -15,6 +14,7 @@ import grpc
 import httpx
 import pytest
 
+import stored
 from capture import GRPC_METHOD, requests
 
 LOGS = next(c for c in requests("http-protobuf") if c.signal == "logs")
@@ -220,11 +220,9 @@ def test_grpc_connection_limit_refuses_until_a_slot_frees(server_factory, socket
 
 def test_grpc_concurrent_rpcs_beyond_the_limit_are_resource_exhausted(server_factory) -> None:
     server = server_factory(max_connections=2, busy_timeout_ms=30_000)
-    blocker = sqlite3.connect(server.db_path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # both RPCs wait for their commit
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
         export = channel.unary_unary(GRPC_METHOD["logs"])
-        try:
+        with stored.writes_held(server.db_path):  # both RPCs wait for their commit
             waiting = [export.future(GRPC_LOGS.wire, timeout=WAIT) for _ in range(2)]
             deadline = time.monotonic() + WAIT
             while grpc_requests(server) < 2 and time.monotonic() < deadline:
@@ -233,9 +231,6 @@ def test_grpc_concurrent_rpcs_beyond_the_limit_are_resource_exhausted(server_fac
             with pytest.raises(grpc.RpcError) as info:
                 export(GRPC_LOGS.wire, timeout=WAIT)
             assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
         for call in waiting:
             call.result()
 

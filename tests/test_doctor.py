@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import socket
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+import stored
 from ccmonitor.configure import configure_command
 from ccmonitor.doctor import doctor_command
 from test_configure import run
@@ -33,8 +33,7 @@ def test_doctor_sends_a_record_and_finds_it_stored(server, home: Path, protocol:
     assert result.exit_code == 0, result.output
     assert "test record stored" in result.output
     marker = result.output.rsplit("session ", 1)[1].strip(" )\n")
-    with sqlite3.connect(server.db_path) as conn:
-        rows = conn.execute("SELECT event_name FROM events WHERE session_id = ?", (marker,)).fetchall()
+    rows = stored.rows(server.db_path, "SELECT event_name FROM events WHERE session_id = ?", (marker,))
     assert rows == [("ccmonitor.doctor",)]
 
 

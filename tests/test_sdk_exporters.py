@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
@@ -18,6 +16,8 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExp
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+import stored
 
 RESOURCE = Resource.create({"service.name": "claude-code", "team": "platform"})
 
@@ -65,10 +65,11 @@ def test_sdk_exporters_store_exact_totals(server, kind: str, compression: bool, 
     logs.shutdown()
     tracer_provider.shutdown()
 
-    conn = sqlite3.connect(server.db_path)
-    assert conn.execute("SELECT SUM(metric_value) FROM metrics WHERE metric_name='claude_code.token.usage'"
-                        " AND session_id='sdk-session'").fetchone()[0] == 400
-    assert conn.execute("SELECT COUNT(*), SUM(input_tokens), SUM(cost_usd), MAX(json_extract(custom_attributes,"
-                        " '$.team')) FROM events").fetchone() == (3, 60, 1.5, "platform")
-    spans = conn.execute("SELECT name, parent_span_id IS NULL FROM spans ORDER BY name").fetchall()
-    assert spans == [("claude_code.interaction", 1), ("claude_code.llm_request", 0)]
+    db, sql = server.db_path, stored.dialect(server.db_path)
+    assert stored.scalar(db, "SELECT SUM(metric_value) FROM metrics WHERE metric_name='claude_code.token.usage'"
+                             " AND session_id='sdk-session'") == 400
+    assert stored.rows(db, "SELECT COUNT(*), SUM(input_tokens), SUM(cost_usd),"
+                           f" MAX({sql.json_member('custom_attributes')}) FROM events",
+                       [sql.json_key("team")]) == [(3, 60, 1.5, "platform")]
+    spans = stored.rows(db, "SELECT name, parent_span_id IS NULL FROM spans ORDER BY name")
+    assert spans == [("claude_code.interaction", True), ("claude_code.llm_request", False)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import stored
 from capture import replay_scenario, requests
 from ccmonitor.errors import ConfigError, StoreUnavailable
 from ccmonitor.store.sqlite.writer import open_database
@@ -70,8 +70,8 @@ def test_health_and_stats(server) -> None:
     assert httpx.get(f"http://127.0.0.1:{server.http_port}/health").status_code == 200
 
 
-def test_sigterm_commits_everything_then_exits(tmp_path: Path) -> None:
-    db = tmp_path / "claude_monitoring.db"
+def test_sigterm_commits_everything_then_exits(db_target: Path | str, backend: str) -> None:
+    db = db_target
     ports = {"--grpc-port": free_port(), "--http-port": free_port(), "--app-port": free_port()}
     args = [sys.executable, "-m", "ccmonitor", "serve", "--db", str(db)]
     for k, v in ports.items():
@@ -97,16 +97,16 @@ def test_sigterm_commits_everything_then_exits(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert str(db) in out and "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:" in out
     assert "stopped" in out
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 16
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert stored.scalar(db, "SELECT COUNT(*) FROM events") == 16
+    if backend == "sqlite":  # the file was left in WAL mode
+        assert stored.scalar(db, "PRAGMA journal_mode") == "wal"
 
 
-def test_serve_prunes_in_the_background(server_factory, tmp_path: Path) -> None:
+def test_serve_prunes_in_the_background(server_factory, db_target: Path | str) -> None:
     from datetime import UTC, datetime, timedelta
 
     from otlp_builders import event_request
-    db = tmp_path / "retention.db"
+    db = db_target
     old = int((datetime.now(UTC) - timedelta(days=40)).timestamp() * 1e9)
     new = int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1e9)
     body = event_request([{"event.name": "user_prompt", "prompt": "old", "_time": old},
@@ -118,7 +118,7 @@ def test_serve_prunes_in_the_background(server_factory, tmp_path: Path) -> None:
     server_factory(db=db, retention_days=30)  # a pass runs at start
     deadline = time.time() + 20
     while time.time() < deadline:
-        prompts = [r[0] for r in sqlite3.connect(db).execute("SELECT prompt FROM events")]
+        prompts = [r[0] for r in stored.rows(db, "SELECT prompt FROM events")]
         if prompts == ["new"]:
             break
         time.sleep(0.2)
@@ -131,6 +131,8 @@ def existing(db: Path) -> Path:
     return db
 
 
+# A SQLite file on a full or read-only disk: about the file itself, so SQLite only (PostgreSQL's
+# unreachable database: tests/test_store_postgres_writer.py).
 UNUSABLE = {  # scenario -> (make the database path unusable, the cause the one line names)
     "full-disk-new-database": (lambda disk, tmp: (disk.fill(), disk.root / "new.db")[1], "database or disk is full"),
     "full-disk-existing-database": (lambda disk, tmp: (existing(disk.root / "old.db"), disk.fill())[0],
@@ -157,6 +159,7 @@ def test_an_unusable_database_is_one_line_at_start(tmp_path: Path, scenario: str
     assert cause in lines[0]
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # a SQLite file on a full disk
 def test_a_full_disk_refuses_to_start_in_process(server_factory, tmp_path: Path) -> None:
     with TinyDisk(tmp_path / "disk") as disk:
         disk.fill()

@@ -18,6 +18,7 @@ from psycopg.rows import RowMaker
 
 from ccmonitor.errors import StoreBusy, StoreUnavailable
 from ccmonitor.store.postgres.dialect import POSTGRES
+from ccmonitor.store.postgres.writer import redact
 
 T = TypeVar("T")
 TABLES = ("metrics", "events", "spans")
@@ -146,7 +147,7 @@ class PostgresReads:
             return {"db_size_bytes": one("SELECT pg_database_size(current_database())"),
                     "rows": {t: one(f"SELECT COUNT(*) FROM {t}") for t in TABLES},
                     "latest_timestamp": {t: one(f"SELECT MAX(timestamp) FROM {t}") for t in TABLES}}
-        return {"backend": "postgresql", **self.read(query)}
+        return {"backend": "postgresql", "db_path": redact(self.url), **self.read(query)}
 
     def close(self) -> None:
         self._pool.close()
