@@ -10,10 +10,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from capture import ALL, requests
 from ccmonitor.errors import DecodeError, PayloadTooLarge
-from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import census, decode
-from ccmonitor.otlp.signals import SIGNALS
+from ccmonitor.otlp.signals import SIGNALS, Rules
 from otlp_builders import empty_log_records
+
+RULES = Rules()
 
 
 def parsed_count(signal: str, body: bytes) -> int:
@@ -106,10 +107,9 @@ def test_attribute_stuffed_records_are_refused_before_conversion(media_type: str
             return message
         return json_format.MessageToJson(SIGNALS["logs"].request_type.FromString(message)).encode()
 
-    ingest = Ingest(store=None)  # type: ignore[arg-type]  # decode only
-    batch, _, _ = ingest.decode(SIGNALS["logs"], body(logs_request(attributes=1024)), media_type)
+    batch, _, _ = SIGNALS["logs"].decode(body(logs_request(attributes=1024)), media_type, RULES)
     assert batch.size == 1
     with pytest.raises(PayloadTooLarge, match="1025 attributes"):
-        ingest.decode(SIGNALS["logs"], body(logs_request(attributes=1025)), media_type)
+        SIGNALS["logs"].decode(body(logs_request(attributes=1025)), media_type, RULES)
     with pytest.raises(PayloadTooLarge, match="10001 elements"):
-        ingest.decode(SIGNALS["logs"], body(logs_request(elements=10_001)), media_type)
+        SIGNALS["logs"].decode(body(logs_request(elements=10_001)), media_type, RULES)

@@ -14,11 +14,10 @@ from hypothesis import strategies as st
 
 from capture import requests
 from ccmonitor.errors import DecodeError, InputError, PayloadTooLarge
-from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import decode
-from ccmonitor.otlp.signals import SIGNALS
+from ccmonitor.otlp.signals import SIGNALS, Rules
 
-INGEST = Ingest(store=None)  # type: ignore[arg-type]  # decode only: nothing is stored
+RULES = Rules()
 CAPTURED = {c.signal: c.wire for c in requests("http-protobuf")}
 CAPTURED["traces"] = next(c.wire for c in requests("traces-grpc") if c.signal == "traces")
 JSON_CAPTURED = {c.signal: c.wire for c in requests("http-json")}
@@ -27,7 +26,7 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 def convert(signal: str, body: bytes, media_type: str) -> None:
     with contextlib.suppress(InputError):  # anything else fails the test
-        INGEST.decode(SIGNALS[signal], body, media_type)
+        SIGNALS[signal].decode(body, media_type, RULES)
 
 
 @FAST
@@ -66,7 +65,7 @@ def test_random_json_shapes(signal: str, doc: object) -> None:
 
 @pytest.mark.parametrize("signal", ["logs", "metrics"])
 def test_captured_json_still_decodes(signal: str) -> None:
-    batch, rejected, _ = INGEST.decode(SIGNALS[signal], JSON_CAPTURED[signal], decode.JSON)
+    batch, rejected, _ = SIGNALS[signal].decode(JSON_CAPTURED[signal], decode.JSON, RULES)
     assert batch.size > 0 and rejected == 0
 
 
@@ -119,9 +118,9 @@ def nested(depth: int) -> bytes:
 @pytest.mark.parametrize("depth", [300, 100_000])
 def test_json_nested_too_deep_is_a_decode_error(depth: int) -> None:
     with pytest.raises(DecodeError, match="nested deeper than 64"):
-        INGEST.decode(SIGNALS["logs"], nested(depth), decode.JSON)
+        SIGNALS["logs"].decode(nested(depth), decode.JSON, RULES)
 
 
 def test_json_nested_a_little_still_decodes() -> None:
-    batch, rejected, _ = INGEST.decode(SIGNALS["logs"], nested(10), decode.JSON)
+    batch, rejected, _ = SIGNALS["logs"].decode(nested(10), decode.JSON, RULES)
     assert batch.size == 1 and rejected == 0

@@ -1,8 +1,10 @@
 """The one thing both receivers call: decode -> records -> store, answering only after commit.
 
-Temporality and dedup happen in the store's writer (they must be atomic with the commit that
-acknowledges the request); everything per-record that can run concurrently (parsing, attribute
-mapping, hashing) runs here, outside the writer thread.
+A receiver hands over a typed Request (otlp/signals.py: Export) that knows how to decode itself;
+ingest runs that on its own threads, inside the request's byte budget, and never sees OTLP (imports
+go one way: otlp -> ingest -> store). Temporality and dedup happen in the store's writer (they must
+be atomic with the commit that acknowledges the request); everything per-record that can run
+concurrently (parsing, attribute mapping, hashing) runs before, outside the writer thread.
 """
 
 from __future__ import annotations
@@ -20,13 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from google.protobuf.message import Message
-
 from ccmonitor.errors import CcmonitorError, InternalError, Overloaded, StoreBusy
 from ccmonitor.inflight import Hold, Inflight
-from ccmonitor.otlp import decode
-from ccmonitor.otlp.signals import Signal
-from ccmonitor.records import Batch, StoreResult
+from ccmonitor.records import Batch, Decoded, StoreResult
 
 log = logging.getLogger(__name__)
 DECODE_THREADS = 2
@@ -39,6 +37,18 @@ class Appender(Protocol):
     def submit(self, batch: Batch) -> Any: ...
 
     def has_room(self) -> bool: ...
+
+
+class Request(Protocol):
+    """One export request of one signal, as a receiver received it."""
+
+    @property
+    def name(self) -> str: ...  # the signal: logs | metrics | traces
+
+    def decode(self, hold: Hold) -> Decoded:
+        """Undo the content encoding (adding the inflated bytes to `hold`) and decode into rows;
+        InputError (400/413/415) when the request is bad."""
+        ...
 
 
 @dataclass
@@ -63,14 +73,9 @@ class Counters:
 
 
 class Ingest:
-    def __init__(self, store: Appender, *, store_prompts: bool = True, commit_timeout_s: float = 30.0,
-                 max_inflight_bytes: int = 64 << 20, max_body_bytes: int = 16 << 20,
-                 max_records: int = 20_000) -> None:
+    def __init__(self, store: Appender, *, commit_timeout_s: float = 30.0, max_inflight_bytes: int = 64 << 20) -> None:
         self.store = store
         self.inflight = Inflight(max_inflight_bytes)
-        self.max_body_bytes = max_body_bytes
-        self.max_records = max_records
-        self.store_prompts = store_prompts
         self.commit_timeout_s = commit_timeout_s
         self.counters = Counters()
         # Decoding is CPU work under the GIL: on its own threads the event loop (every port, /health)
@@ -82,52 +87,43 @@ class Ingest:
         if not self.store.has_room():
             raise Overloaded("write queue full")
 
-    def decode(self, signal: Signal, body: bytes, media_type: str) -> tuple[Batch, int, str]:
-        message = decode.parse(body, media_type, signal.request_type, signal.name, self.max_records)
-        return signal.to_batch(message, self.store_prompts)
-
-    def _inflate_and_decode(self, signal: Signal, wire: bytes, media_type: str, encoding: str | None,
-                            hold: Hold) -> tuple[Batch, int, str]:
-        body = decode.decompress(wire, encoding, self.max_body_bytes)
-        if body is not wire:
-            hold.add(len(body))
+    @staticmethod
+    def _decode(request: Request, hold: Hold) -> Decoded:
         refused: CcmonitorError | None = None
         try:
-            result = self.decode(signal, body, media_type)
+            decoded = request.decode(hold)
         except CcmonitorError as exc:
             refused = exc.with_traceback(None)  # its frames hold the decoded message: let it go now
-        if len(body) >= TRIM_BYTES:
+        if hold.size >= TRIM_BYTES:
             release_free_memory()
         if refused is not None:
             raise refused
-        return result
+        return decoded
 
-    async def export(self, signal: Signal, body: bytes, media_type: str, transport: str, *,
-                     encoding: str | None = None, hold: Hold | None = None) -> Message:
-        """Store one export request; returns the Export*ServiceResponse once its rows are committed.
-        `body` is the wire body (`encoding` still applied); `hold` already counts it when given."""
-        self.counters.add(signal.name, transport, requests=1)
+    async def export(self, request: Request, size: int, transport: str, *, hold: Hold | None = None) -> Decoded:
+        """Store one export request; returns what it became once its rows are committed. `size` is its
+        wire size, which `hold` already counts when given."""
+        name = request.name
+        self.counters.add(name, transport, requests=1)
         try:
             with contextlib.ExitStack() as stack:
                 if hold is None:
                     hold = stack.enter_context(self.inflight.hold())
-                    hold.add(len(body))
+                    hold.add(size)
                 self.admit()
                 loop = asyncio.get_running_loop()
-                batch, rejected, message = await loop.run_in_executor(
-                    self._decoder, self._inflate_and_decode, signal, body, media_type, encoding, hold)
-            result = await self._store(batch)
+                decoded = await loop.run_in_executor(self._decoder, self._decode, request, hold)
+            result = await self._store(decoded.batch)
         except CcmonitorError as exc:
-            self.counters.add(signal.name, transport, **{f"failed_{type(exc).__name__}": 1})
+            self.counters.add(name, transport, **{f"failed_{type(exc).__name__}": 1})
             raise
         except Exception as exc:  # a bug of ours must not lose data: answer retryable, log no payload
-            log.error("internal error handling a %s request: %s at %s", signal.name, type(exc).__name__,
-                      _where(exc))
-            self.counters.add(signal.name, transport, failed_InternalError=1)
+            log.error("internal error handling a %s request: %s at %s", name, type(exc).__name__, _where(exc))
+            self.counters.add(name, transport, failed_InternalError=1)
             raise InternalError(f"internal error ({type(exc).__name__}); retry later") from None
-        self.counters.add(signal.name, transport, accepted=result.accepted, rejected=rejected,
+        self.counters.add(name, transport, accepted=result.accepted, rejected=decoded.rejected,
                           duplicates=result.duplicates)
-        return signal.response(rejected, message)
+        return decoded
 
     def close(self) -> None:
         self._decoder.shutdown(wait=True, cancel_futures=True)

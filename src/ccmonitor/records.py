@@ -124,3 +124,10 @@ class Batch:
 class StoreResult(NamedTuple):
     accepted: int
     duplicates: int
+
+
+class Decoded(NamedTuple):
+    """What one export request became: its rows, how many records were rejected, and why."""
+    batch: Batch
+    rejected: int
+    message: str

@@ -28,6 +28,7 @@ from ccmonitor.errors import ConfigError, StoreUnavailable
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import grpc as otlp_grpc
 from ccmonitor.otlp import http as otlp_http
+from ccmonitor.otlp.signals import Rules
 from ccmonitor.retention import retention_loop
 from ccmonitor.store import Store, open_store
 from ccmonitor.web import status
@@ -100,15 +101,15 @@ class Server:
             http_sock.close()
             app_sock.close()
             raise
-        self._ingest = ingest = Ingest(store, store_prompts=c.store_prompts, commit_timeout_s=c.commit_timeout_s,
-                                       max_inflight_bytes=c.max_inflight_bytes, max_body_bytes=c.max_body_bytes,
-                                       max_records=c.max_records_per_request)
-        otlp = otlp_http.routes(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token)
+        self._ingest = ingest = Ingest(store, commit_timeout_s=c.commit_timeout_s,
+                                       max_inflight_bytes=c.max_inflight_bytes)
+        rules = Rules(max_body_bytes=c.max_body_bytes, max_records=c.max_records_per_request,
+                      store_prompts=c.store_prompts)
+        otlp = otlp_http.routes(ingest, rules=rules, auth_token=c.auth_token)
         ops = status.routes(store, ingest.counters.snapshot)
         limits = connections.Limits.of(c)
         connections.reserve_descriptors(limits)
-        self._grpc = otlp_grpc.create_server(ingest, max_body_bytes=c.max_body_bytes, auth_token=c.auth_token,
-                                             limits=limits)
+        self._grpc = otlp_grpc.create_server(ingest, rules=rules, auth_token=c.auth_token, limits=limits)
         address = f"[{c.host}]:{grpc_port}" if ":" in c.host else f"{c.host}:{grpc_port}"
         try:
             grpc_bound = self._grpc.add_insecure_port(address)

@@ -43,6 +43,9 @@ def cache_hit_ratio(input_tokens: float, cache_read: float, cache_creation: floa
     return cache_read / total if total else None
 
 
+# The OTLP signals, also the paths /v1/<name> of OTLP/HTTP.
+SIGNAL_NAMES = ("logs", "metrics", "traces")
+
 # Attributes and events that hold prompt text: dropped when prompts are not kept, blanked by retention.
 PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt")
 PROMPT_BODY_EVENTS = ("claude_code.api_request_body",)

@@ -15,7 +15,7 @@ import click
 
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp.decode import PROTOBUF
-from ccmonitor.otlp.signals import SIGNALS
+from ccmonitor.otlp.signals import SIGNALS, Export, Rules
 from ccmonitor.store import open_store
 
 Progress = Callable[[int], None]
@@ -25,11 +25,13 @@ async def into_database(db: Path | str, requests: Iterator[tuple[str, bytes, int
     """Through Ingest.export, the very call the receivers make, with a few requests in flight."""
     store = await asyncio.to_thread(lambda: open_store(db, synchronous="NORMAL", queue_max_records=1_000_000))
     ingest = Ingest(store, max_inflight_bytes=1 << 30, commit_timeout_s=600)
+    rules = Rules()
     pending: list[asyncio.Task[Any]] = []
     events = 0
     try:
         for signal, body, n in requests:
-            pending.append(asyncio.create_task(ingest.export(SIGNALS[signal], body, PROTOBUF, "demo")))
+            export = Export(SIGNALS[signal], body, PROTOBUF, None, rules)
+            pending.append(asyncio.create_task(ingest.export(export, len(body), "demo")))
             events += n
             progress(events)
             if len(pending) >= 4:

@@ -11,22 +11,23 @@ from __future__ import annotations
 import grpc
 
 from ccmonitor.connections import Limits
+from ccmonitor.credentials import check_token
 from ccmonitor.errors import CcmonitorError
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import decode
-from ccmonitor.otlp.http import check_token
-from ccmonitor.otlp.signals import SIGNALS, Signal
+from ccmonitor.otlp.signals import SIGNALS, Export, Rules, Signal
 
 MAX_STREAMS = 100  # per connection; a Collector exports with ~10 at once, Claude Code with 3
 MAX_CONNECTION_AGE_S = 30 * 60  # even a busy connection (never idle) reconnects now and then
 
 
-def _handler(ingest: Ingest, signal: Signal, auth_token: str | None) -> grpc.RpcMethodHandler:
+def _handler(ingest: Ingest, signal: Signal, rules: Rules, auth_token: str | None) -> grpc.RpcMethodHandler:
     async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
             metadata = dict(context.invocation_metadata() or ())
             check_token(metadata.get("authorization"), auth_token)
-            response = await ingest.export(signal, request, decode.PROTOBUF, "grpc")
+            done = await ingest.export(Export(signal, request, decode.PROTOBUF, None, rules), len(request), "grpc")
+            response = signal.response(done.rejected, done.message)
         except CcmonitorError as exc:
             await context.abort(exc.grpc_code, str(exc))
         return response.SerializeToString()
@@ -34,12 +35,12 @@ def _handler(ingest: Ingest, signal: Signal, auth_token: str | None) -> grpc.Rpc
     return grpc.unary_unary_rpc_method_handler(export)
 
 
-def create_server(ingest: Ingest, *, max_body_bytes: int, auth_token: str | None, limits: Limits) -> grpc.aio.Server:
+def create_server(ingest: Ingest, *, rules: Rules, auth_token: str | None, limits: Limits) -> grpc.aio.Server:
     # The HTTP ports' limits (connections.py) in grpc's terms. grpc cannot shed idle connections, so at
     # max_connections a new one is refused until the idle and handshake timers free a slot.
     server = grpc.aio.server(
         options=[
-            ("grpc.max_receive_message_length", max_body_bytes),
+            ("grpc.max_receive_message_length", rules.max_body_bytes),
             ("grpc.so_reuseport", 0),  # a busy port must fail, not be silently shared
             ("grpc.max_allowed_incoming_connections", limits.max_connections),
             ("grpc.server_handshake_timeout_ms", int(limits.header_timeout_s * 1000)),
@@ -52,7 +53,7 @@ def create_server(ingest: Ingest, *, max_body_bytes: int, auth_token: str | None
     )
     for signal in SIGNALS.values():
         server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": _handler(ingest, signal,
+            (grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": _handler(ingest, signal, rules,
                                                                                           auth_token)}),)
         )
     return server

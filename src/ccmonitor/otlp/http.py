@@ -9,9 +9,7 @@ streaming.
 
 from __future__ import annotations
 
-import hmac
 import logging
-from urllib.parse import unquote
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -20,33 +18,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ccmonitor.errors import CcmonitorError, PayloadTooLarge, RetryableError, Unauthenticated
+from ccmonitor.credentials import check_token
+from ccmonitor.errors import CcmonitorError, PayloadTooLarge, RetryableError
 from ccmonitor.inflight import Hold
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import decode
-from ccmonitor.otlp.signals import SIGNALS, Signal
+from ccmonitor.otlp.signals import SIGNALS, Export, Rules, Signal
 
 log = logging.getLogger(__name__)
-
-
-def check_token(header: str | None, token: str | None) -> None:
-    """Accept `Bearer <token>` as sent or percent-encoded: HTTP exporters don't decode
-    OTEL_EXPORTER_OTLP_HEADERS, so `Bearer%20token` arrives literally. The header is tried as sent,
-    with only the separator decoded, and fully decoded, so a token that itself holds `%41` matches."""
-    if not token:
-        return
-    raw = (header or "").strip()
-    forms = {raw, unquote(raw)}
-    if raw[:9].lower() == "bearer%20":
-        forms.add("Bearer " + raw[9:])
-    want = token.encode()
-    matched = False
-    for form in forms:
-        scheme, _, value = form.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), want):
-            matched = True
-    if not matched:
-        raise Unauthenticated("missing or invalid bearer token")
 
 
 def encode(message: Message, media_type: str) -> bytes:
@@ -78,7 +57,7 @@ async def read_body(request: Request, limit: int, hold: Hold) -> bytes:
     return b"".join(chunks)
 
 
-def routes(ingest: Ingest, *, max_body_bytes: int, auth_token: str | None) -> list[Route]:
+def routes(ingest: Ingest, *, rules: Rules, auth_token: str | None) -> list[Route]:
     def handler(signal: Signal):  # type: ignore[no-untyped-def]
         async def export(request: Request) -> Response:
             media_type = decode.PROTOBUF
@@ -88,9 +67,10 @@ def routes(ingest: Ingest, *, max_body_bytes: int, auth_token: str | None) -> li
                 ingest.admit()
                 transport = "http/json" if media_type == decode.JSON else "http/protobuf"
                 with ingest.inflight.hold() as hold:
-                    wire = await read_body(request, max_body_bytes, hold)
-                    response = await ingest.export(signal, wire, media_type, transport,
-                                                   encoding=request.headers.get("content-encoding"), hold=hold)
+                    wire = await read_body(request, rules.max_body_bytes, hold)
+                    export = Export(signal, wire, media_type, request.headers.get("content-encoding"), rules)
+                    done = await ingest.export(export, len(wire), transport, hold=hold)
+                    response = signal.response(done.rejected, done.message)
             except CcmonitorError as exc:
                 return error_response(exc, media_type)
             except ClientDisconnect:  # nobody is left to answer; not worth more than a debug line

@@ -1,5 +1,6 @@
 """The signal table: everything that differs between logs, metrics and traces, in one place, so the
-HTTP and gRPC receivers each have one handler driven by it."""
+HTTP and gRPC receivers each have one handler driven by it; and `Export`, the typed request a receiver
+hands to `Ingest.export` (ingest decodes it on its own threads, without knowing OTLP)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 
-from ccmonitor.otlp import logs, metrics, traces
-from ccmonitor.records import Batch
+from ccmonitor.inflight import Hold
+from ccmonitor.otlp import decode, logs, metrics, traces
+from ccmonitor.records import Batch, Decoded
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What decoding enforces: the settings of the same names (config.py)."""
+    max_body_bytes: int = 16 << 20
+    max_records: int = 20_000
+    store_prompts: bool = True
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,11 @@ class Signal:
     to_batch: Callable[[Message, bool], tuple[Batch, int, str]]
     rejected_field: str  # the partial_success counter
     grpc_service: str
+
+    def decode(self, body: bytes, media_type: str, rules: Rules) -> tuple[Batch, int, str]:
+        """An uncompressed body -> (rows, records rejected, why)."""
+        message = decode.parse(body, media_type, self.request_type, self.name, rules.max_records)
+        return self.to_batch(message, rules.store_prompts)
 
     def response(self, rejected: int, message: str) -> Message:
         resp = self.response_type()
@@ -46,3 +61,24 @@ SIGNALS: dict[str, Signal] = {
                "opentelemetry.proto.collector.trace.v1.TraceService"),
     )
 }
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export request as received (the ingest.Request of the receivers)."""
+    signal: Signal
+    wire: bytes  # as received: `encoding` not yet undone
+    media_type: str
+    encoding: str | None
+    rules: Rules
+
+    @property
+    def name(self) -> str:
+        return self.signal.name
+
+    def decode(self, hold: Hold) -> Decoded:
+        body = decode.decompress(self.wire, self.encoding, self.rules.max_body_bytes)
+        if body is not self.wire:
+            hold.add(len(body))
+        batch, rejected, message = self.signal.decode(body, self.media_type, self.rules)
+        return Decoded(batch, rejected, message)

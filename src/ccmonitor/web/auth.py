@@ -21,13 +21,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from ccmonitor.credentials import check_token
 from ccmonitor.errors import Unauthenticated
-from ccmonitor.otlp.http import check_token
-from ccmonitor.otlp.signals import SIGNALS
+from ccmonitor.telemetry import SIGNAL_NAMES
 from ccmonitor.web import api
 from ccmonitor.web.pages import SECURITY_HEADERS
 
-OPEN_PATHS = frozenset({"/health", *(f"/v1/{name}" for name in SIGNALS)})
+OPEN_PATHS = frozenset({"/health", *(f"/v1/{name}" for name in SIGNAL_NAMES)})
 CHALLENGE = {"www-authenticate": 'Basic realm="ccmonitor", charset="UTF-8"'}
 MESSAGE = ("this ccmonitor needs its auth token: send 'Authorization: Bearer <token>', "
            "or log in with the token as password (any user name)")
