@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from ccmonitor.cli import main
 from ccmonitor.config import SETTINGS, Config
 from ccmonitor.errors import ConfigError
 
@@ -37,3 +39,26 @@ def test_every_setting_is_a_field_and_documented() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
     for s in SETTINGS:
         assert s.env in docs and f"--{s.name.replace('_', '-')}" in docs, s.name
+
+
+@pytest.mark.parametrize("db,expected", [
+    ("postgresql://ccmonitor@db.internal:5432/telemetry", "postgresql://ccmonitor@db.internal:5432/telemetry"),
+    ("postgres://u:secret@localhost/ccm", "postgres://u:secret@localhost/ccm"),
+    ("~/telemetry.db", Path("~/telemetry.db").expanduser()),
+    ("relative/dir/claude.db", Path("relative/dir/claude.db")),
+], ids=["postgresql-url", "postgres-url", "home-file", "relative-file"])
+def test_db_is_a_file_or_a_postgresql_url(db: str, expected: object) -> None:
+    assert Config.load({"db": db}, env={}).db == expected
+    assert Config.load(env={"CCMONITOR_DB": db}).db == expected
+
+
+@pytest.mark.parametrize("db", ["mysql://root@localhost/x", "postgresql:telemetry", "sqlite:///x.db",
+                                "POSTGRES:/x"], ids=["mysql", "postgresql-no-slashes", "sqlite-url", "upper"])
+def test_any_other_url_is_refused_not_taken_for_a_folder(db: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="SQLite file path or a postgresql://"):
+        Config.load({"db": db}, env={})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["stats", "--db", db])
+    assert result.exit_code != 0 and "postgresql://" in result.output
+    assert not list(tmp_path.iterdir())  # no folder named after the URL's scheme
