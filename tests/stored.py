@@ -104,6 +104,16 @@ def writes_held(db: Path | str) -> Iterator[None]:
             lite.execute("ROLLBACK")
 
 
+def created(db: Path | str) -> bool:
+    """Whether anything made the database at `db`: the SQLite file exists, or the PostgreSQL database
+    (which the test harness creates empty) has a table."""
+    if not is_url(db):
+        return Path(db).exists()
+    with psycopg.connect(str(db)) as conn:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema())"
+                            ).fetchone() == (True,)
+
+
 def dialect(db: Path | str) -> Dialect:
     """The SQL that differs between the backends (store/dialect.py), for a test's own statements."""
     return POSTGRES if is_url(db) else SQLITE

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
@@ -37,11 +36,12 @@ __all__ = ["demo_command", "history"]
               help="Share of sessions that also send beta-tracing spans.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--end", help="When the history ends (ISO 8601, default now).")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write in-process into this database [default: the configured one, CCMONITOR_DB].")
+@click.option("--db", metavar="FILE|URL",  # text: a Path would make postgresql://h/db 'postgresql:/h/db'
+              help="Write in-process into this SQLite file or postgresql:// database [default: the configured"
+                   " one, CCMONITOR_DB].")
 @click.option("--url", help="Send to a running server instead, e.g. http://127.0.0.1:4318 (its OTLP/HTTP port).")
 def demo_command(users: int, days: int, prompts_per_day: float, events: int | None, traced_share: float, seed: int,
-                 end: str | None, db: Path | None, url: str | None) -> None:
+                 end: str | None, db: str | None, url: str | None) -> None:
     """Generate a realistic synthetic history through the real ingest path."""
     end_time = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(UTC)
     end_time = end_time if end_time.tzinfo else end_time.replace(tzinfo=UTC)
@@ -64,9 +64,9 @@ def demo_command(users: int, days: int, prompts_per_day: float, events: int | No
         sent = over_http(url, requests, progress)
         where = url
     else:
-        from ccmonitor.config import Config
+        from ccmonitor.commands.options import database
 
-        target = Config.load({"db": db}).db
+        target = database(db)
         sent = asyncio.run(into_database(target, requests, progress))
         where = str(target)
     took = time.monotonic() - started
