@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import grpc
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
 from capture import GRPC_METHOD, requests, snapshot_rows
+from locking import GIVE_UP, write_lock
 from otlp_builders import empty_log_records
 
 
@@ -54,21 +53,15 @@ def test_metadata_token(server_factory) -> None:
         call(server.grpc_port, "logs", logs.wire)
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
     call(server.grpc_port, "logs", logs.wire, metadata=(("authorization", "Bearer static-token"),))
-    assert sqlite3.connect(server.db_path).execute("SELECT COUNT(*) FROM events").fetchone()[0] == 16
+    assert snapshot_rows(server.db_path)["events"] == 16
 
 
-def test_locked_database_is_unavailable_then_the_retry_lands(server_factory) -> None:
-    server = server_factory(busy_timeout_ms=200)
+def test_locked_database_is_unavailable_then_the_retry_lands(server_factory, backend: str) -> None:
+    server = server_factory(**GIVE_UP[backend])
     logs = next(c for c in requests("grpc") if c.signal == "logs")
-    blocker = sqlite3.connect(server.db_path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
-        with pytest.raises(grpc.RpcError) as info:
-            call(server.grpc_port, "logs", logs.wire)
-        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
+    with write_lock(server.db_path), pytest.raises(grpc.RpcError) as info:
+        call(server.grpc_port, "logs", logs.wire)
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     call(server.grpc_port, "logs", logs.wire)
     assert snapshot_rows(server.db_path)["events"] == 16
 

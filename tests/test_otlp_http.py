@@ -4,9 +4,9 @@ Bad input gets a clear error, the server keeps serving, and nothing stored befor
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import socket
-import sqlite3
 import time
 import zlib
 
@@ -16,6 +16,7 @@ from google.protobuf.internal.encoder import _VarintBytes
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+import stored
 from capture import requests
 from otlp_builders import empty_log_records
 from test_captures import snapshot
@@ -31,11 +32,7 @@ def post(server, path: str, body: bytes, headers: dict[str, str], port: int | No
 
 
 def rows(server) -> int:
-    conn = sqlite3.connect(server.db_path)
-    try:
-        return sum(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("metrics", "events", "spans"))
-    finally:
-        conn.close()
+    return sum(stored.counts(server.db_path).values())
 
 
 def test_protobuf_response_is_a_full_export_response(server) -> None:
@@ -133,9 +130,8 @@ def test_unknown_json_fields_are_ignored(server) -> None:
             b'{"key":"n","value":{"intValue":"7"}}],"newThing":{"a":1}}]}]}]}')
     r = post(server, "/v1/logs", body, {"content-type": "application/json"})
     assert r.status_code == 200
-    conn = sqlite3.connect(server.db_path)
-    assert conn.execute("SELECT event_name, json_extract(custom_attributes,'$.n') FROM events").fetchone() == (
-        "claude_code.x", 7)
+    [(name, attributes)] = stored.rows(server.db_path, "SELECT event_name, custom_attributes FROM events")
+    assert (name, json.loads(attributes)["n"]) == ("claude_code.x", 7)
 
 
 def test_bearer_token_percent_encoded_or_not(server_factory) -> None:

@@ -4,12 +4,14 @@ warned through partial_success (0 rejected); over protobuf and OTLP/JSON alike (
 
 from __future__ import annotations
 
-import sqlite3
+import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+import stored
 from otlp_builders import MEDIA, event_request, post_export
 
 POISON = {"event.name": "api_request", "session.id": "s1", "model": "claude-opus-5-5", "input_tokens": -5,
@@ -24,19 +26,20 @@ def export(server: Any, events: list[dict[str, Any]], encoding: str) -> ExportLo
     return post_export(server.http_port, "logs", event_request(events), encoding, ExportLogsServiceResponse)
 
 
+COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cost_usd", "duration_ms", "status_code", "attempt")
+KEPT = {"kept_input": "input_tokens", "kept_output": "output_tokens", "kept_cost": "cost_usd",
+        "kept_duration": "duration_ms", "kept_status": "status_code"}
+
+
 def rows(server: Any) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(server.db_path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(
-            "SELECT input_tokens, output_tokens, cache_read_tokens, cost_usd, duration_ms, status_code, attempt,"
-            " json_extract(custom_attributes, '$.input_tokens') AS kept_input,"
-            " json_extract(custom_attributes, '$.output_tokens') AS kept_output,"
-            " json_extract(custom_attributes, '$.cost_usd') AS kept_cost,"
-            " json_extract(custom_attributes, '$.duration_ms') AS kept_duration,"
-            " json_extract(custom_attributes, '$.status_code') AS kept_status FROM events ORDER BY timestamp")]
-    finally:
-        conn.close()
+    """The columns, and the values kept in custom_attributes as exact numbers: PostgreSQL's jsonb keeps a
+    number as its decimal value (1e308 reads back with all 309 digits), SQLite keeps the text as sent."""
+    out = []
+    for *columns, attributes in stored.rows(
+            server.db_path, f"SELECT {', '.join(COLUMNS)}, custom_attributes FROM events ORDER BY timestamp"):
+        kept = json.loads(attributes, parse_int=Decimal, parse_float=Decimal)
+        out.append({**dict(zip(COLUMNS, columns, strict=True)), **{k: kept.get(v) for k, v in KEPT.items()}})
+    return out
 
 
 @pytest.mark.parametrize("encoding", MEDIA)
@@ -52,7 +55,7 @@ def test_out_of_range_values_leave_their_column_and_the_event_stays(server: Any,
     assert poison == {
         "input_tokens": None, "output_tokens": None, "cache_read_tokens": 5000, "cost_usd": None,
         "duration_ms": None, "status_code": None, "attempt": 2, "kept_input": -5, "kept_output": 2**63 - 1,
-        "kept_cost": 1e308, "kept_duration": "99999999999999999999999", "kept_status": 42}
+        "kept_cost": Decimal("1e308"), "kept_duration": "99999999999999999999999", "kept_status": 42}
     assert good == {"input_tokens": 1200, "output_tokens": 80, "cache_read_tokens": None, "cost_usd": 0.0347,
                     "duration_ms": 53, "status_code": 200, "attempt": None, "kept_input": None,
                     "kept_output": None, "kept_cost": None, "kept_duration": None, "kept_status": None}

@@ -4,7 +4,7 @@ the same request are stored; over protobuf and OTLP/JSON alike (issue 9)."""
 
 from __future__ import annotations
 
-import sqlite3
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
+import stored
 from otlp_builders import CUMULATIVE, DELTA, MEDIA, T0, kv, post_export, sum_request
 
 TOKENS = "claude_code.token.usage"
@@ -40,12 +41,8 @@ def export(server: Any, req: ExportMetricsServiceRequest, encoding: str) -> Expo
     return post_export(server.http_port, "metrics", req, encoding, ExportMetricsServiceResponse)
 
 
-def stored(server: Any) -> list[tuple[str, float]]:
-    conn = sqlite3.connect(server.db_path)
-    try:
-        return conn.execute("SELECT metric_name, metric_value FROM metrics ORDER BY 1, 2").fetchall()
-    finally:
-        conn.close()
+def points(server: Any) -> list[tuple[str, float]]:
+    return stored.rows(server.db_path, "SELECT metric_name, metric_value FROM metrics ORDER BY 1, 2")
 
 
 @pytest.mark.parametrize("encoding", MEDIA)
@@ -61,7 +58,7 @@ def test_poison_points_are_rejected_and_the_rest_stored(server: Any, encoding: s
     assert f"metric {TOKENS!r} has a point outside 0..1e+10" in message
     assert "metric 'claude_code.cost.usage' has a point outside 0..1e+06" in message
     assert "metric 'some.sender.gauge' has a point outside -1e+15..1e+15" in message
-    assert stored(server) == [("claude_code.cost.usage", 0.0347), (TOKENS, 1200.0), (TOKENS, 1e10),
+    assert points(server) == [("claude_code.cost.usage", 0.0347), (TOKENS, 1200.0), (TOKENS, 1e10),
                               ("some.sender.gauge", -1e14)]
 
 
@@ -73,18 +70,19 @@ def test_a_cumulative_point_is_bounded_as_a_running_total(server: Any, encoding:
     resp = export(server, req, encoding)
     assert resp.partial_success.rejected_data_points == 2
     assert "outside 0..1e+13" in resp.partial_success.error_message
-    assert stored(server) == [(TOKENS, 5e12)]
+    assert points(server) == [(TOKENS, 5e12)]
 
 
 def test_a_clean_request_has_no_partial_success(server: Any) -> None:
     req = sum_request([(T0, T0 + 1, 1200.0)], temporality=DELTA)
     add_metric(req, "claude_code.session.count", [1.0])
     assert not export(server, req, "protobuf").HasField("partial_success")
-    assert len(stored(server)) == 2
+    assert len(points(server)) == 2
 
 
 def test_histogram_bounds_that_are_not_finite_are_kept_as_text(server: Any) -> None:
-    """custom_attributes stays JSON that SQLite's JSON functions read (JSON has no Infinity)."""
+    """custom_attributes stays JSON that SQLite's JSON functions and PostgreSQL's jsonb read (JSON has no
+    Infinity)."""
     req = sum_request([(T0, T0 + 1, 1.0)], temporality=DELTA)
     m = req.resource_metrics[0].scope_metrics[0].metrics.add()
     m.name = "some.latency"
@@ -94,8 +92,6 @@ def test_histogram_bounds_that_are_not_finite_are_kept_as_text(server: Any) -> N
     p.explicit_bounds.extend([1.0, float("inf")])
     p.bucket_counts.extend([1, 1, 0])
     assert not export(server, req, "protobuf").HasField("partial_success")
-    conn = sqlite3.connect(server.db_path)
-    bounds = conn.execute("SELECT json_extract(custom_attributes, '$.\"otel.explicit_bounds\"') FROM metrics"
-                          " WHERE metric_name = 'some.latency'").fetchone()[0]
-    conn.close()
-    assert bounds == '[1.0,"inf"]'
+    attributes = stored.scalar(server.db_path,
+                               "SELECT custom_attributes FROM metrics WHERE metric_name = 'some.latency'")
+    assert json.loads(attributes)["otel.explicit_bounds"] == [1.0, "inf"]

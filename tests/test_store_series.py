@@ -3,10 +3,13 @@ re-counts (state persisted in metric_series)."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
+import stored
 from otlp_builders import DELTA, T0, sum_request
 
 S = 1_000_000_000
@@ -20,18 +23,27 @@ def send(server, req) -> None:
 
 
 def total(db, **where: str) -> float:
-    cond = " AND ".join(f"{k} = ?" for k in where) or "1"
-    conn = sqlite3.connect(db)
+    cond = " AND ".join(f"{k} = ?" for k in where) or "1 = 1"
+    return stored.scalar(db, f"SELECT COALESCE(SUM(metric_value), 0) FROM metrics WHERE {cond}", tuple(where.values()))
+
+
+@pytest.fixture
+def other_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path | str]:
+    """A second database of this test's backend (ask for it before server_factory: it outlives the servers)."""
+    if backend == "sqlite":
+        yield tmp_path / "other.db"
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database()
     try:
-        return conn.execute(f"SELECT COALESCE(SUM(metric_value), 0) FROM metrics WHERE {cond}",
-                            tuple(where.values())).fetchone()[0]
+        yield url
     finally:
-        conn.close()
+        cluster.drop_database(url)
 
 
-def test_cumulative_equals_delta(server_factory, tmp_path) -> None:
-    cum = server_factory(db=tmp_path / "cum.db")
-    delta = server_factory(db=tmp_path / "delta.db")
+def test_cumulative_equals_delta(other_db: Path | str, server_factory) -> None:
+    cum = server_factory()
+    delta = server_factory(db=other_db)
     running = [100.0, 250.0, 250.0, 400.0]
     for i, v in enumerate(running):
         send(cum, sum_request([(T0, T0 + (i + 1) * S, v)]))
@@ -67,29 +79,28 @@ def test_series_are_per_attribute_set_and_resource(server) -> None:
     assert total(server.db_path, session_id="a") == 55
 
 
-def test_restart_never_recounts(server_factory, tmp_path) -> None:
-    db = tmp_path / "restart.db"
-    first = server_factory(db=db)
+def test_restart_never_recounts(server_factory, db_target) -> None:
+    db = db_target
+    first = server_factory()
     send(first, sum_request([(T0, T0 + S, 100.0)]))
     send(first, sum_request([(T0, T0 + 2 * S, 180.0)]))
     first.stop()
-    second = server_factory(db=db)
+    second = server_factory()
     send(second, sum_request([(T0, T0 + 2 * S, 180.0)]))  # the client resends after our restart
     send(second, sum_request([(T0, T0 + 3 * S, 200.0)]))
     assert total(db) == 200.0
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*), MAX(last_value) FROM metric_series").fetchone() == (1, 200.0)
+    assert stored.rows(db, "SELECT COUNT(*), MAX(last_value) FROM metric_series") == [(1, 200.0)]
 
 
-def test_slow_cumulative_capture_survives_a_restart_midway(server_factory, tmp_path) -> None:
+def test_slow_cumulative_capture_survives_a_restart_midway(server_factory, db_target) -> None:
     from capture import replay, requests
-    db = tmp_path / "mid.db"
+    db = db_target
     reqs = requests("slow-cumulative")
-    first = server_factory(db=db)
+    first = server_factory()
     for c in reqs[:6]:
         assert replay(c, first.ports) == 200
     first.stop()
-    second = server_factory(db=db)
+    second = server_factory()
     for c in reqs:  # everything again, from the start, after the restart
         assert replay(c, second.ports) == 200
     assert total(db, metric_name="claude_code.token.usage", type="input") == 5100
