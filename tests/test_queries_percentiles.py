@@ -3,20 +3,19 @@ duration gives, for ranges with whole days (histograms) and partial days (raw ro
 
 from __future__ import annotations
 
-from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
+import stored
 from ccmonitor.queries.percentiles import percentiles
 from ccmonitor.queries.rollups import durations, nearest_rank, split_by
-from ccmonitor.store.sqlite.reads import connect_reader
-from test_queries_rollups import demo_db, ranges
+from test_queries_rollups import demo, demo_db, demo_postgres, ranges
 
-__all__ = ["demo_db"]  # the fixture, shared with test_queries_rollups
+__all__ = ["demo", "demo_db", "demo_postgres"]  # the fixtures, shared with test_queries_rollups
 
 
-def test_percentiles_use_the_histograms_and_equal_sorting_every_duration(demo_db: Path) -> None:
-    with closing(connect_reader(demo_db)) as conn:
+def test_percentiles_use_the_histograms_and_equal_sorting_every_duration(demo: Path | str) -> None:
+    with stored.reader(demo) as conn:
         for f in ranges(3):
             for event, column in (("claude_code.api_request", "model"), ("claude_code.tool_result", "tool_name")):
                 expected = {key: {p: nearest_rank(values, p) for p in (1, 50, 95, 100)}
