@@ -1,42 +1,29 @@
-"""The provisioned "Claude Code Monitoring Dashboard": every panel's SQL, expanded the way Grafana and
-the frser-sqlite-datasource plugin expand it, run against a DB filled by replaying the captures.
-
-Expansion order, as in the plugin (src/DataSource.ts, pkg/plugin/{variables,macros}.go):
-1. Grafana's frontend: `templateSrv.replace(rawQueryText, scopedVars)` - dashboard variables with
-   their format (`${user:sqlstring}`: each value single-quoted, quotes doubled, joined by commas; a
-   custom "All" value is inserted as is), `$__from`/`$__to` as epoch milliseconds, `$__interval_ms`.
-2. The plugin's backend: `$__from`/`$__to` again (for alerting), then the macros matched by
-   `\\$__(\\w+)\\(([^)]*)\\)`: `$__unixEpochGroupSeconds(col, n)` -> `cast((col / n) as int) * n`, n
-   must parse as an integer.
-3. Columns named in the target's `timeColumns` become times: a number is epoch seconds, a string
-   must be RFC 3339 - anything else turns into NULL in Grafana.
+"""The provisioned "Claude Code Monitoring Dashboard", for SQLite (frser-sqlite-datasource) and for
+PostgreSQL (Grafana's built-in datasource): the two JSON files are what deploy/grafana/dashboards.py
+writes, they have the same panels, and every panel's and variable's SQL, expanded the way Grafana and
+each datasource expand it (grafana_macros.py), runs on a database of its backend filled by replaying the
+captures, with the numbers the captures hold. The agreement with the built-in dashboard over a longer
+history is tests/test_grafana_agreement.py.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
-DEPLOY = Path(__file__).parents[1] / "deploy"
-DASHBOARD = json.loads((DEPLOY / "grafana" / "dashboards" / "claude-code-monitoring.json").read_text())
-DATASOURCE = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "ccmonitor.yaml").read_text())[
-    "datasources"
-][0]
-PANELS = DASHBOARD["panels"]
-VARIABLES = {v["name"]: v for v in DASHBOARD["templating"]["list"]}
-ALL = "$__all"
+import grafana_macros
+import stored
+from grafana_panels import Grafana, dashboard, dashboards, datasource, grafana, sql_of, variables
 
-# Grafana's variable syntax: $name | [[name:format]] | ${name.field:format}
-VARIABLE_RE = re.compile(r"\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\${(\w+)(?:\.([^:^\}]+))?(?::([^\}]+))?}")
-MACRO_RE = re.compile(r"\$__([_a-zA-Z0-9]+)\(([^\)]*)\)")
+BACKENDS = ("sqlite", "postgres")
+BOARDS = {b: dashboard(b) for b in BACKENDS}
+PLUGINS = {"sqlite": "frser-sqlite-datasource", "postgres": "grafana-postgresql-datasource"}
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+TITLES = [p["title"] for p in BOARDS["sqlite"]["panels"]]
 PROMISED = {
     "Input tokens",
     "Output tokens",
@@ -61,104 +48,54 @@ PROMISED = {
 }
 
 
-def sqlstring(values: Sequence[str]) -> str:
-    return ",".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
-def frontend_replace(sql: str, selected: Mapping[str, Sequence[str]], builtins: Mapping[str, str]) -> str:
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2) or match.group(4)
-        fmt = match.group(3) or match.group(6)
-        if name in builtins:
-            return builtins[name]
-        if name not in VARIABLES:
-            return match.group(0)  # not a variable (e.g. a macro); Grafana leaves it alone
-        values = list(selected.get(name, [ALL]))
-        if values == [ALL]:
-            return VARIABLES[name]["allValue"]  # custom all values skip formatting
-        assert fmt == "sqlstring", f"${name} must be formatted with :sqlstring"
-        return sqlstring(values)
-
-    return VARIABLE_RE.sub(one, sql)
-
-
-def backend_replace(sql: str, from_ms: int, to_ms: int) -> str:
-    sql = sql.replace("$__from", str(from_ms // 1000 * 1000)).replace("$__to", str(to_ms // 1000 * 1000))
-
-    def macro(match: re.Match[str]) -> str:
-        name, args = match.group(1), match.group(2).split(",")
-        if name != "unixEpochGroupSeconds":
-            return match.group(0)
-        assert len(args) == 2, "gap filling is not used"
-        interval = int(args[1].strip())  # Go's strconv.Atoi: the plugin errors on anything else
-        return f"cast(({args[0]} / {interval}) as int) * {interval}"
-
-    return MACRO_RE.sub(macro, sql)
-
-
-def expand(
-    sql: str,
-    from_ms: int,
-    to_ms: int,
-    selected: Mapping[str, Sequence[str]] | None = None,
-    interval_ms: int = 60_000,
-) -> str:
-    builtins = {"__from": str(from_ms), "__to": str(to_ms), "__interval_ms": str(interval_ms)}
-    return backend_replace(frontend_replace(sql, selected or {}, builtins), from_ms, to_ms)
-
-
 def epoch_ms(text: str) -> int:
     return int(datetime.fromisoformat(text + "+00:00").timestamp() * 1000)
 
 
 @pytest.fixture
-def db(captures_db: Path) -> sqlite3.Connection:
-    """Opened like the datasource: read-only, query_only."""
-    conn = sqlite3.connect(f"file:{captures_db}?mode=ro", uri=True)
-    conn.execute("PRAGMA query_only = 1")
-    yield conn
-    conn.close()
+def g(captures_db: Path | str) -> Iterator[Grafana]:
+    with grafana(captures_db) as connected:
+        yield connected
 
 
 @pytest.fixture
-def data_range(db: sqlite3.Connection) -> tuple[int, int]:
-    low, high = db.execute(
-        "SELECT MIN(t), MAX(t) FROM (SELECT timestamp t FROM metrics UNION ALL SELECT timestamp FROM events)"
-    ).fetchone()
+def data_range(captures_db: Path | str) -> tuple[int, int]:
+    """From an hour before the first capture to an hour after the last: whole hours in between."""
+    low, high = stored.rows(captures_db, "SELECT MIN(t), MAX(t) FROM (SELECT timestamp t FROM metrics"
+                                         " UNION ALL SELECT timestamp FROM events) AS x")[0]
     return epoch_ms(low) - 3_600_000, epoch_ms(high) + 3_600_000
 
 
-def run(db: sqlite3.Connection, panel: dict, rng: tuple[int, int], **kw: object) -> tuple[list[str], list]:
-    cursor = db.execute(expand(panel["targets"][0]["rawQueryText"], *rng, **kw))  # type: ignore[arg-type]
-    return [d[0] for d in cursor.description], cursor.fetchall()
+# ---------------------------------------------------------------- the files
 
 
-def panel(title: str) -> dict:
-    (found,) = [p for p in PANELS if p["title"] == title]
-    return found
-
-
-def value(db: sqlite3.Connection, title: str, rng: tuple[int, int], **kw: object) -> object:
-    _, rows = run(db, panel(title), rng, **kw)
-    return rows[0][0]
-
-
-# ---------------------------------------------------------------- structure
+def test_files_are_what_the_catalogue_writes() -> None:
+    for backend in BACKENDS:
+        path = dashboards.HERE / dashboards.DATASOURCES[backend][2] / dashboards.FILE
+        assert path.read_text() == dashboards.render(backend), f"run python {dashboards.__file__}"
 
 
 def test_title_and_every_promised_panel() -> None:
-    assert DASHBOARD["title"] == "Claude Code Monitoring Dashboard"
-    assert {p["title"] for p in PANELS} >= PROMISED
+    for board in BOARDS.values():
+        assert board["title"] == "Claude Code Monitoring Dashboard"
+        assert {p["title"] for p in board["panels"]} >= PROMISED
 
 
-def test_panel_ids_are_unique() -> None:
-    ids = [p["id"] for p in PANELS]
-    assert len(ids) == len(set(ids))
+def test_both_dashboards_have_the_same_panels_layout_and_variables() -> None:
+    def shape(board: dict) -> list:
+        return [(p["id"], p["type"], p["title"], p["gridPos"], p["fieldConfig"], p["options"]) for p in board["panels"]]
+
+    assert shape(BOARDS["sqlite"]) == shape(BOARDS["postgres"])
+    assert list(variables(BOARDS["sqlite"])) == list(variables(BOARDS["postgres"]))
+    assert BOARDS["sqlite"]["uid"] == BOARDS["postgres"]["uid"]
 
 
-def test_panels_do_not_overlap_and_fit_the_grid() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_panels_do_not_overlap_and_fit_the_grid(backend: str) -> None:
     cells: dict[tuple[int, int], str] = {}
-    for p in PANELS:
+    ids = [p["id"] for p in BOARDS[backend]["panels"]]
+    assert len(ids) == len(set(ids))
+    for p in BOARDS[backend]["panels"]:
         g = p["gridPos"]
         assert g["x"] >= 0 and g["w"] > 0 and g["h"] > 0 and g["x"] + g["w"] <= 24, p["title"]
         for x in range(g["x"], g["x"] + g["w"]):
@@ -167,153 +104,229 @@ def test_panels_do_not_overlap_and_fit_the_grid() -> None:
                 cells[(x, y)] = p["title"]
 
 
-def test_every_panel_target_and_variable_uses_the_pinned_datasource() -> None:
-    pinned = {"type": "frser-sqlite-datasource", "uid": DATASOURCE["uid"]}
-    for p in PANELS:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_panel_target_and_variable_uses_the_pinned_datasource(backend: str) -> None:
+    pinned = {"type": PLUGINS[backend], "uid": datasource(backend)["uid"]}
+    assert datasource(backend)["type"] == PLUGINS[backend]
+    for p in BOARDS[backend]["panels"]:
         assert p["datasource"] == pinned, p["title"]
-        assert p["targets"], p["title"]
-        for target in p["targets"]:
-            assert target["datasource"] == pinned, p["title"]
-    for v in VARIABLES.values():
+        assert len(p["targets"]) == 1, p["title"]
+        assert p["targets"][0]["datasource"] == pinned, p["title"]
+    for v in variables(BOARDS[backend]).values():
         assert v["datasource"] == pinned, v["name"]
 
 
-def test_every_target_honours_the_time_picker() -> None:
-    for p in PANELS:
-        sql = p["targets"][0]["rawQueryText"]
-        assert "$__from" in sql and "$__to" in sql, p["title"]
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_target_honours_the_time_picker(backend: str) -> None:
+    picker = ("$__from", "$__to") if backend == "sqlite" else ("$__timeFilter(",)
+    for p in BOARDS[backend]["panels"]:
+        text = sql_of(p["targets"][0])
+        assert all(m in text for m in picker), p["title"]
+    for v in variables(BOARDS[backend]).values():
+        assert any(m in v["query"] for m in ("$__from", "$__timeFrom()")), v["name"]
+        assert v["refresh"] == 2, "variables follow the time range"
 
 
-def test_time_series_are_bucketed_and_ordered() -> None:
-    for p in PANELS:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_time_series_are_bucketed_and_ordered(backend: str) -> None:
+    for p in BOARDS[backend]["panels"]:
         target = p["targets"][0]
         if p["type"] == "timeseries":
-            assert target["queryType"] == "time series", p["title"]
-            assert "$__unixEpochGroupSeconds(" in target["rawQueryText"], p["title"]
-            assert target["rawQueryText"].rstrip().split("\n")[-1].startswith("ORDER BY 1"), p["title"]
+            if backend == "sqlite":
+                assert target["queryType"] == "time series", p["title"]
+                assert "$__unixEpochGroupSeconds(t * 1000, $__interval_ms) / 1000 AS time" in sql_of(target)
+            else:
+                assert target["format"] == "time_series", p["title"]
+                assert "$__timeGroupAlias(t, $__interval)" in sql_of(target)
+            assert sql_of(target).rstrip().split("\n")[-1].startswith("ORDER BY 1"), p["title"]
+            assert p["maxDataPoints"] == dashboards.CHART_POINTS and p["interval"] == "1m"
         else:
-            assert target["queryType"] == "table", p["title"]
+            assert target.get("queryType", target.get("format")) == "table", p["title"]
 
 
-def test_variables_offer_all_and_are_only_used_quoted() -> None:
-    assert {"user", "model", "session", "team"} <= set(VARIABLES)
-    for v in VARIABLES.values():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_variables_offer_all_and_are_only_used_quoted(backend: str) -> None:
+    found = variables(BOARDS[backend])
+    assert set(found) == {"user", "model", "session", "team"}
+    for v in found.values():
         assert v["includeAll"] and v["multi"] and v["allValue"] == "'__all'", v["name"]
-    for p in PANELS:
-        sql = p["targets"][0]["rawQueryText"]
-        for match in VARIABLE_RE.finditer(sql):
+    for p in BOARDS[backend]["panels"]:
+        for match in grafana_macros.VARIABLE.finditer(sql_of(p["targets"][0])):
             name = match.group(1) or match.group(2) or match.group(4)
-            if name in VARIABLES:
+            if name in found:
                 assert match.group(0) == "${" + name + ":sqlstring}", (p["title"], match.group(0))
+
+
+def test_postgres_macros_are_only_those_grafana_knows() -> None:
+    known = {"__timeFilter", "__timeFrom", "__timeTo", "__timeGroupAlias"}
+    board = BOARDS["postgres"]
+    texts = [sql_of(p["targets"][0]) for p in board["panels"]] + [v["query"] for v in variables(board).values()]
+    for text in texts:
+        assert {m.group(1) for m in grafana_macros.POSTGRES_MACRO.finditer(text)} <= known
+        assert "--" not in text and "/*" not in text, "Grafana 12 strips comments: keep none in the SQL"
+
+
+# ---------------------------------------------------------------- the expansion, against Grafana's own examples
+
+
+def test_postgres_expansion_matches_grafanas_examples() -> None:
+    start = int(datetime(2018, 4, 12, 18, tzinfo=UTC).timestamp() * 1000)
+    end = start + 5 * 60_000
+
+    def expand(text: str) -> str:
+        return grafana_macros.postgres_backend(text, start, end, 300_000)
+
+    assert expand("WHERE $__timeFilter(time_column)") == \
+        "WHERE time_column BETWEEN '2018-04-12T18:00:00Z' AND '2018-04-12T18:05:00Z'"
+    assert expand("select $__timeFrom()") == "select '2018-04-12T18:00:00Z'"
+    assert expand("SELECT $__timeGroupAlias(time_column,'5m')") == \
+        "SELECT floor(extract(epoch from time_column)/300)*300 AS \"time\""
+    assert expand("SELECT $__timeGroup(time_column,'5m'), value") == \
+        "SELECT floor(extract(epoch from time_column)/300)*300 AS \"time\", value"
+    assert expand("$__timeGroup(t, $__interval)") == "floor(extract(epoch from t)/300)*300"
+    assert grafana_macros.rfc3339_nano(start + 500) == "2018-04-12T18:00:00.5Z"
+    assert grafana_macros.go_float(2592000.0) == "2.592e+06" and grafana_macros.go_float(21600.0) == "21600"
+    with pytest.raises(grafana_macros.MacroError):
+        expand("SELECT $__unknownMacro(x)")
+
+
+def test_frontend_formats_and_builtins() -> None:
+    board = BOARDS["sqlite"]
+    text = "${user:sqlstring} ${team:sqlstring} $__interval $__interval_ms $__from"
+    out = grafana_macros.frontend(text, variables(board), {"user": ["o'neil", 'say "hi"']}, 1000, 2000, 21_600_000)
+    assert out == "'o''neil','say \\\"hi\\\"' '__all' 6h 21600000 1000"
+    assert grafana_macros.seconds_to_hms(604800) == "7d" and grafana_macros.seconds_to_hms(5400) == "1h"
 
 
 # ---------------------------------------------------------------- the SQL against replayed captures
 
 
-@pytest.mark.parametrize("title", [p["title"] for p in PANELS])
-def test_panel_query_runs_and_time_columns_are_times(
-    db: sqlite3.Connection, data_range: tuple[int, int], title: str
-) -> None:
-    p = panel(title)
-    columns, rows = run(db, p, data_range)
+@pytest.mark.parametrize("title", TITLES)
+def test_panel_query_runs_and_time_columns_are_times(g: Grafana, data_range: tuple[int, int], title: str) -> None:
+    p = g.panel(title)
+    columns, rows = g.run(title, data_range)
     assert rows, "no rows for a range that holds all the captures"
-    time_columns = [i for i, c in enumerate(columns) if c in p["targets"][0]["timeColumns"]]
     if p["type"] == "timeseries":
-        assert len(time_columns) == 1
-        times = [r[time_columns[0]] for r in rows]
-        assert all(isinstance(t, int) for t in times), "a time series needs epoch seconds"
+        times = [r[columns.index("time")] for r in rows]
+        assert all(float(t) == int(t) for t in times), "a time series needs epoch seconds"
         assert times == sorted(times), "a time series must be ordered by time"
         assert data_range[0] // 1000 - 60 <= times[0] and times[-1] <= data_range[1] // 1000
-    for i in time_columns:
+    elif "time" in columns:
         for r in rows:
-            assert isinstance(r[i], int) or RFC3339.match(r[i]), f"{columns[i]}={r[i]!r} is not a time"
+            t = r[columns.index("time")]
+            assert isinstance(t, datetime) if g.backend == "postgres" else RFC3339.match(t), f"{t!r} is not a time"
 
 
-@pytest.mark.parametrize("interval_ms", [1_000, 300_000, 86_400_000])
-def test_buckets_follow_the_interval(db: sqlite3.Connection, data_range: tuple[int, int], interval_ms: int) -> None:
-    _, rows = run(db, panel("Token usage over time"), data_range, interval_ms=interval_ms)
-    assert all(r[0] % (interval_ms // 1000) == 0 for r in rows)
+@pytest.mark.parametrize("interval_ms", [60_000, 300_000, 3_600_000, 21_600_000, 86_400_000, 2_592_000_000])
+def test_buckets_follow_the_interval(g: Grafana, data_range: tuple[int, int], interval_ms: int) -> None:
+    columns, rows = g.run("Token usage over time", data_range, interval_ms=interval_ms)
+    assert all(int(r[0]) % (interval_ms // 1000) == 0 for r in rows)
     assert sum(r[2] for r in rows if r[1] == "input") == 61200
 
 
-@pytest.mark.parametrize("title", [p["title"] for p in PANELS])
-def test_a_range_without_data_shows_nothing(db: sqlite3.Connection, data_range: tuple[int, int], title: str) -> None:
+@pytest.mark.parametrize("title", TITLES)
+def test_a_range_without_data_shows_nothing(g: Grafana, data_range: tuple[int, int], title: str) -> None:
     before = (data_range[0] - 86_400_000, data_range[0])
-    _, rows = run(db, panel(title), before)
-    assert all(v in (0, None) for r in rows for v in r) if panel(title)["type"] == "stat" else rows == []
+    _, rows = g.run(title, before)
+    assert all(v in (0, None) for r in rows for v in r) if g.panel(title)["type"] == "stat" else rows == []
 
 
-def test_totals_match_the_ground_truth(db: sqlite3.Connection, data_range: tuple[int, int]) -> None:
+def test_totals_match_the_ground_truth(g: Grafana, data_range: tuple[int, int]) -> None:
     # 11 standard sessions + the 2.1.197 one have tokens; api-error-500 only has its session.count.
-    assert value(db, "Input tokens", data_range) == 12 * 5100
-    assert value(db, "Output tokens", data_range) == 12 * 280
-    assert value(db, "Cache read tokens", data_range) == 12 * 21000
-    assert value(db, "Cache creation tokens", data_range) == 12 * 900
-    assert value(db, "Total cost", data_range) == pytest.approx(11 * 0.0347 + 0.048625)
-    assert value(db, "Sessions started", data_range) == 13
+    assert g.value("Input tokens", data_range) == 12 * 5100
+    assert g.value("Output tokens", data_range) == 12 * 280
+    assert g.value("Cache read tokens", data_range) == 12 * 21000
+    assert g.value("Cache creation tokens", data_range) == 12 * 900
+    assert g.value("Total cost", data_range) == pytest.approx(11 * 0.0347 + 0.048625)
+    assert g.value("Sessions started", data_range) == 13
 
 
-def test_model_filter(db: sqlite3.Connection, data_range: tuple[int, int]) -> None:
+def test_edges_cut_through_the_captures(g: Grafana, captures_db: Path | str) -> None:
+    """Ranges whose ends fall between the captured records: whole hours from the rollups, the rest from
+    rows, and the sum over a split range equals the sum over the whole."""
+    points = [(epoch_ms(t), v) for t, v in stored.rows(
+        captures_db, "SELECT timestamp, metric_value FROM metrics"
+                     " WHERE metric_name = 'claude_code.token.usage' AND type = 'input' ORDER BY timestamp")]
+    middle = (points[5][0] + points[6][0]) // 2
+    hour = middle // 3_600_000 * 3_600_000
+    for start, end in ((hour - 7_200_000, middle), (middle + 1, hour + 7_200_000), (middle - 60_000, middle)):
+        expected = sum(v for t, v in points if start <= t <= end)
+        assert g.value("Input tokens", (start, end)) == expected, (start, end)
+    assert 0 < g.value("Input tokens", (hour - 7_200_000, middle)) < 12 * 5100
+
+
+def test_model_filter(g: Grafana, data_range: tuple[int, int]) -> None:
     old = {"model": ["claude-opus-4-8[1m]"]}
-    assert value(db, "Input tokens", data_range, selected=old) == 5100
-    assert value(db, "Total cost", data_range, selected=old) == pytest.approx(0.048625)
+    assert g.value("Input tokens", data_range, old) == 5100
+    assert g.value("Total cost", data_range, old) == pytest.approx(0.048625)
     both = {"model": ["claude-opus-4-8[1m]", "claude-opus-5-5"]}
-    assert value(db, "Input tokens", data_range, selected=both) == 12 * 5100
+    assert g.value("Input tokens", data_range, both) == 12 * 5100
 
 
-def test_session_user_and_team_filters(db: sqlite3.Connection, data_range: tuple[int, int]) -> None:
-    session, user = db.execute(
-        "SELECT session_id, user_id FROM metrics WHERE metric_name = 'claude_code.token.usage' LIMIT 1"
-    ).fetchone()
-    assert value(db, "Input tokens", data_range, selected={"session": [session]}) == 5100
-    assert value(db, "Input tokens", data_range, selected={"user": [user]}) == 5100
-    assert value(db, "Input tokens", data_range, selected={"team": ["platform"]}) == 12 * 5100
-    assert value(db, "Input tokens", data_range, selected={"team": ["elsewhere"]}) == 0
+def test_session_user_and_team_filters(g: Grafana, captures_db: Path | str, data_range: tuple[int, int]) -> None:
+    session, user = stored.rows(captures_db, "SELECT session_id, user_id FROM metrics"
+                                             " WHERE metric_name = 'claude_code.token.usage' LIMIT 1")[0]
+    assert g.value("Input tokens", data_range, {"session": [session]}) == 5100
+    assert g.value("Input tokens", data_range, {"user": [user]}) == 5100
+    assert g.value("Input tokens", data_range, {"team": ["platform"]}) == 12 * 5100
+    assert g.value("Input tokens", data_range, {"team": ["elsewhere"]}) == 0
+    assert g.value("Input tokens", data_range, {"team": ["platform"], "user": [user]}) == 5100
 
 
 @pytest.mark.parametrize(
     "hostile",
-    ["x') OR 1=1 --", "'; DROP TABLE metrics; --", "o'neil", "\\' OR '1'='1"],
-    ids=["close-paren", "stacked-statement", "apostrophe", "backslash-quote"],
+    ["x') OR 1=1 --", "'; DROP TABLE metrics; --", "o'neil", "\\' OR '1'='1", 'say "hi"'],
+    ids=["close-paren", "stacked-statement", "apostrophe", "backslash-quote", "double-quote"],
 )
-def test_variable_values_cannot_inject_sql(db: sqlite3.Connection, data_range: tuple[int, int], hostile: str) -> None:
-    for name in VARIABLES:
-        for p in [p for p in PANELS if "${" + name + ":" in p["targets"][0]["rawQueryText"]]:
-            _, rows = run(db, p, data_range, selected={name: [hostile]})
+def test_variable_values_cannot_inject_sql(g: Grafana, captures_db: Path | str, data_range: tuple[int, int],
+                                           hostile: str) -> None:
+    for name in variables(g.board):
+        for p in [p for p in g.board["panels"] if "${" + name + ":" in sql_of(p["targets"][0])]:
+            _, rows = g.run(p["title"], data_range, {name: [hostile]})
             assert all(v in (0, None) for r in rows for v in r) if p["type"] == "stat" else rows == [], p["title"]
-    assert db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] > 0
+    assert stored.scalar(captures_db, "SELECT COUNT(*) FROM metrics") > 0
 
 
-def test_recent_prompts_shows_only_real_prompts(db: sqlite3.Connection, data_range: tuple[int, int]) -> None:
-    columns, rows = run(db, panel("Recent user prompts"), data_range)
-    prompts = [r[columns.index("Prompt")] for r in rows]
+def test_recent_prompts_shows_only_real_prompts(g: Grafana, data_range: tuple[int, int]) -> None:
+    prompts = [r["Prompt"] for r in g.rows("Recent user prompts", data_range)]
     # 13 sessions sent a user_prompt; redacted-defaults ran without OTEL_LOG_USER_PROMPTS.
     assert prompts == ["create hello.txt then run echo hi"] * 12
 
 
-def test_api_tables(db: sqlite3.Connection, data_range: tuple[int, int]) -> None:
-    _, requests = run(db, panel("Recent API requests"), data_range)
-    assert len(requests) == 12 * 4
-    columns, errors = run(db, panel("API errors"), data_range)
-    assert sorted((r[columns.index("Event")], r[columns.index("Status")]) for r in errors) == [
-        ("api_error", 500),
-        ("api_retries_exhausted", 500),
-    ]
+def test_api_tables(g: Grafana, data_range: tuple[int, int]) -> None:
+    assert len(g.rows("Recent API requests", data_range)) == 12 * 4
+    errors = g.rows("API errors", data_range)
+    assert sorted((r["Event"], r["Status"]) for r in errors) == [("api_error", 500), ("api_retries_exhausted", 500)]
+    latency = {r["Model"]: r for r in g.rows("API latency", data_range)}
+    assert {m: (r["Requests"], r["Errors"]) for m, r in latency.items()} == {
+        "claude-opus-5-5": (44, 1), "claude-opus-4-8": (4, 0)}
+    assert all(0 < r["p50 (ms)"] <= r["p95 (ms)"] for r in latency.values())
 
 
-def test_tool_panels(db: sqlite3.Connection, data_range: tuple[int, int]) -> None:
-    _, usage = run(db, panel("Tool usage"), data_range)
+def test_tool_panels(g: Grafana, data_range: tuple[int, int]) -> None:
+    _, usage = g.run("Tool usage", data_range)
     assert dict(usage) == {"Write": 12, "Bash": 12}
-    columns, rates = run(db, panel("Tool success rate"), data_range)
-    assert {r[0]: r[columns.index("Success rate")] for r in rates} == {"Write": 1.0, "Bash": 1.0}
-    _, decisions = run(db, panel("Edit decisions"), data_range)
+    rates = g.rows("Tool success rate", data_range)
+    assert {r["Tool"]: (r["Runs"], r["Success rate"]) for r in rates} == {"Write": (12, 1.0), "Bash": (12, 1.0)}
+    assert all(r["Median duration (ms)"] > 0 for r in rates)
+    _, decisions = g.run("Edit decisions", data_range)
     assert decisions == [("Write", "accept", 12.0)]
 
 
-@pytest.mark.parametrize("name", sorted(VARIABLES))
-def test_variable_queries_return_one_column(db: sqlite3.Connection, name: str) -> None:
-    cursor = db.execute(VARIABLES[name]["query"])
-    rows = cursor.fetchall()
-    assert len(cursor.description) == 1 and rows
+def test_cost_panels(g: Grafana, data_range: tuple[int, int]) -> None:
+    by_model = dict(g.run("Cost by model", data_range)[1])
+    assert by_model == pytest.approx({"claude-opus-5-5": 11 * 0.0347, "claude-opus-4-8[1m]": 0.048625})
+    by_user = g.rows("Cost by user", data_range)
+    assert len(by_user) == 12 and all(r["Sessions"] == 1 for r in by_user)
+    assert sum(r["Cost (USD)"] for r in by_user) == pytest.approx(sum(by_model.values()))
+
+
+@pytest.mark.parametrize("name", ["user", "model", "session", "team"])
+def test_variable_queries_return_one_column(g: Grafana, data_range: tuple[int, int], name: str) -> None:
+    values = g.variable(name, data_range)
+    assert values and len(values) == len(set(values))
     if name == "team":
-        assert rows == [("platform",)]
+        assert values == ["platform"]
+    if name == "model":
+        assert values == ["claude-opus-4-8", "claude-opus-4-8[1m]", "claude-opus-5-5"]
+    assert g.variable(name, (data_range[0] - 86_400_000, data_range[0] - 3_600_000)) == []
