@@ -108,6 +108,7 @@ async def _serve(config: Config) -> None:
 
 def _register() -> None:
     from ccmonitor.commands import COMMANDS
+    from ccmonitor.commands.copy import copy_command
     from ccmonitor.configure import configure_command
     from ccmonitor.demo import demo_command
     from ccmonitor.doctor import doctor_command
@@ -115,6 +116,7 @@ def _register() -> None:
     main.add_command(configure_command, "configure")
     main.add_command(doctor_command, "doctor")
     main.add_command(demo_command, "demo")
+    main.add_command(copy_command, "copy")
     for command in COMMANDS:
         main.add_command(command)
 

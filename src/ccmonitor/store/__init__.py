@@ -1,8 +1,9 @@
 """The storage seam: one object per database owns every connection to it.
 
     Store ............ write side (submit, has_room, health, last_commit, queued) for ingest and
-                       /health; read side (read) for queries/, web/, reports and export; retention
-                       (count, prune, blank_prompts, vacuum); stats and columns for /stats and export.
+                       /health, restore_series for `copy`; read side (read) for queries/, web/,
+                       reports and export; retention (count, prune, blank_prompts, vacuum); stats
+                       and columns for /stats and export.
     Reader ........... one read snapshot handed to a query function by Store.read(): execute() with
                        `?` placeholders, rows indexable by position and by name, `sql` the Dialect.
     open_store() ..... the one factory: a file path opens SQLite (store/sqlite/), a postgresql:// URL
@@ -27,6 +28,7 @@ from ccmonitor.store.health import WriterHealth
 
 T = TypeVar("T")
 Progress = Callable[[str, int], None]
+SeriesRow = tuple[bytes, int, int, float]  # metric_series: key, start and last time (ns), last value
 TABLES = ("metrics", "events", "spans")
 URL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -61,6 +63,13 @@ class Store(Protocol):
     def has_room(self) -> bool: ...
     @property
     def queued(self) -> int: ...
+
+    def restore_series(self, rows: Sequence[SeriesRow]) -> int:
+        """Cumulative series states moved from another store (`ccmonitor copy`), each kept only where it
+        is newer than the one stored (store/series.py's order: start time, then last time); how many
+        rows changed. Without them the first cumulative export after a move would count its whole
+        running total again."""
+        ...
 
     # -- read side ------------------------------------------------------------------------------
     def read(self, fn: Callable[[Reader], T]) -> T:

@@ -9,13 +9,15 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from ccmonitor.errors import Overloaded
+import psycopg
+
+from ccmonitor.errors import Overloaded, StoreBusy
 from ccmonitor.records import Batch, StoreResult
-from ccmonitor.store import Progress, Reader, Row
+from ccmonitor.store import Progress, Reader, Row, SeriesRow
 from ccmonitor.store.health import WriterHealth
-from ccmonitor.store.postgres import retention
+from ccmonitor.store.postgres import failures, retention
 from ccmonitor.store.postgres.reads import PostgresReads
-from ccmonitor.store.postgres.writer import PostgresWriter, redact
+from ccmonitor.store.postgres.writer import PostgresWriter, connect, redact, restore_series
 
 T = TypeVar("T")
 
@@ -53,6 +55,13 @@ class PostgresStore:
     @property
     def queued(self) -> int:
         return self._writer.queued if self._writer else 0
+
+    def restore_series(self, rows: Sequence[SeriesRow]) -> int:
+        try:
+            with connect(self.url, application_name="ccmonitor-copy") as conn:
+                return restore_series(conn, rows)
+        except psycopg.Error as exc:
+            raise StoreBusy(f"cannot write the series state: {failures.classify(exc)[1]}") from None
 
     # -- read side -------------------------------------------------------------------------------
     def read(self, fn: Callable[[Reader], T]) -> T:

@@ -27,6 +27,7 @@ import psycopg
 
 from ccmonitor.errors import StoreBusy, StoreUnavailable
 from ccmonitor.records import EVENT_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Batch, MetricPoint, StoreResult
+from ccmonitor.store import SeriesRow
 from ccmonitor.store.postgres import failures
 from ccmonitor.store.postgres.partitions import Partitions, wanted
 from ccmonitor.store.postgres.schema import migrate
@@ -109,6 +110,9 @@ SERIES_WRITE = ("INSERT INTO metric_series AS s (series_key, start_time_unix_nan
                 " ON CONFLICT (series_key) DO UPDATE SET start_time_unix_nano = excluded.start_time_unix_nano,"
                 " last_time_unix_nano = excluded.last_time_unix_nano, last_value = excluded.last_value,"
                 " updated_at = excluded.updated_at")
+# `copy`: a moved state wins only where it is newer (a later start, or the same start and a later time)
+RESTORE_SERIES = (SERIES_WRITE + " WHERE (excluded.start_time_unix_nano, excluded.last_time_unix_nano)"
+                  " > (s.start_time_unix_nano, s.last_time_unix_nano)")
 STORED = ("SELECT s.i FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS s(ts, k, i)"
           " WHERE EXISTS (SELECT 1 FROM metrics m WHERE m.timestamp = s.ts::timestamptz AND m.dedup_key = s.k)")
 SETS = ("INSERT INTO attribute_sets (id, attributes) SELECT i, a::jsonb FROM unnest(%s::bigint[], %s::text[])"
@@ -145,6 +149,22 @@ def connect(url: str, *, application_name: str = "ccmonitor", statement_timeout_
         conn.close()
         raise
     return conn
+
+
+def restore_series(conn: psycopg.Connection, rows: Sequence[SeriesRow]) -> int:
+    """Series states from another store, each kept where it is newer, under the series' advisory locks
+    (taken in key order, as the writer takes them); how many rows changed. `conn` is in autocommit mode."""
+    newest: dict[bytes, SeriesRow] = {}
+    for row in rows:  # one row per key: an upsert cannot touch a row twice
+        if row[0] not in newest or row[1:3] > newest[row[0]][1:3]:
+            newest[row[0]] = row
+    if not newest:
+        return 0
+    k, st, lt, v = zip(*((r[0], str(r[1]), str(r[2]), r[3]) for _, r in sorted(newest.items())), strict=True)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany("SELECT pg_advisory_xact_lock(%s)", [(n,) for n in sorted({lock_key(key) for key in k})])
+        cur.execute(RESTORE_SERIES, (list(k), list(st), list(lt), list(v)))
+        return cur.rowcount
 
 
 class _NoPartition(Exception):

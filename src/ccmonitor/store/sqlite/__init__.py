@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from ccmonitor.errors import Overloaded
 from ccmonitor.records import Batch, StoreResult
-from ccmonitor.store import Progress, Reader, Row
+from ccmonitor.store import Progress, Reader, Row, SeriesRow
 from ccmonitor.store.health import WriterHealth
 from ccmonitor.store.sqlite import retention
 from ccmonitor.store.sqlite.reads import SqliteReads, require
@@ -52,6 +52,11 @@ class SqliteStore:
     @property
     def queued(self) -> int:
         return self._writer.queued if self._writer else 0
+
+    def restore_series(self, rows: Sequence[SeriesRow]) -> int:
+        # The writer caches series states (store/series.py): a state written behind its back could be
+        # older than its cache. `copy` only ever moves a history into PostgreSQL.
+        raise NotImplementedError("series states are restored into PostgreSQL only (ccmonitor copy)")
 
     # -- read side -------------------------------------------------------------------------------
     def read(self, fn: Callable[[Reader], T]) -> T:
