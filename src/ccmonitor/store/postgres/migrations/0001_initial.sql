@@ -264,3 +264,19 @@ END
 $$;
 CREATE TRIGGER rollup_metrics_deleted AFTER DELETE ON metrics REFERENCING OLD TABLE AS gone
   FOR EACH STATEMENT EXECUTE FUNCTION rollup_metrics_deleted();
+
+-- The rollups follow inserts (the writer) and deletes (the triggers above). An UPDATE that would move
+-- a row between rollup groups is refused instead of followed: a hand-typed UPDATE of these columns
+-- would otherwise leave the rollups wrong without a sign (SQLite follows such updates with row triggers;
+-- here, DELETE the rows and send them again).
+CREATE FUNCTION rollup_keys_are_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'ccmonitor: % of % would leave the rollups inexact', TG_OP, TG_TABLE_NAME
+    USING HINT = 'DELETE the rows and send them again; columns outside the rollup keys may be updated',
+          ERRCODE = 'feature_not_supported';
+END
+$$;
+CREATE TRIGGER rollup_metrics_keys BEFORE UPDATE OF timestamp, session_id, attribute_set, metric_name, type, model,
+  tool, decision, language, metric_value ON metrics FOR EACH STATEMENT EXECUTE FUNCTION rollup_keys_are_fixed();
+CREATE TRIGGER rollup_events_keys BEFORE UPDATE OF timestamp, session_id, attribute_set, event_name, model,
+  tool_name, success, decision, duration_ms ON events FOR EACH STATEMENT EXECUTE FUNCTION rollup_keys_are_fixed();
