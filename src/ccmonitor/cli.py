@@ -95,7 +95,7 @@ async def _serve(config: Config) -> None:
     if warning:
         click.echo(warning, err=True)
     click.echo(f"ccmonitor {__version__}")
-    click.echo(f"  database   {config.db}")
+    click.echo(f"  database   {server.store.location if server.store else config.db}")  # no password
     click.echo(f"  dashboard  http://{'127.0.0.1' if host == '0.0.0.0' else host}:{ports.app}/")
     click.echo(f"  OTLP gRPC  {host}:{ports.grpc}   OTLP HTTP {host}:{ports.http}   (also /v1/* on :{ports.app})")
     click.echo("Point Claude Code at this server:")
