@@ -3,20 +3,24 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from contextlib import closing
 from pathlib import Path
 
 import httpx
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
 import stored
 from capture import replay_scenario, requests, snapshot_rows
 from ccmonitor.store import is_url
+from ccmonitor.store.postgres import text as postgres_text
 from locking import GIVE_UP, PATIENT, write_lock
-from otlp_builders import T0, event_request, sum_request
+from otlp_builders import DELTA, MEDIA, T0, event_request, post_export, sum_request
 
 PB = {"content-type": "application/x-protobuf"}
 
@@ -95,6 +99,55 @@ def test_store_prompts_off_keeps_no_prompt_text_anywhere(server_factory) -> None
         replay_scenario(scenario, server.ports)
     assert "create hello.txt then run echo hi" not in dump(server.db_path)
     assert snapshot_rows(server.db_path)["events"] == 32
+
+
+NUL_KEPT_AS = {"sqlite": "\x00", "postgres": "\ufffd"}
+
+
+@pytest.mark.parametrize("encoding", MEDIA)
+def test_a_nul_in_text_is_stored_not_refused_forever(server, backend: str, encoding: str) -> None:
+    """U+0000 anywhere a sender may put text: SQLite keeps it as sent; PostgreSQL's text and jsonb cannot
+    hold it, so U+FFFD (the replacement character) stands in for it there. Either way the request is
+    stored, and its resend is recognised as one."""
+    text = "a\x00b"
+    resource = {"service.name": "claude-code", "team": text}
+    logs = event_request([{"event.name": "user_prompt", "session.id": "s\x00", "prompt": text, "note": text,
+                           "key\x00": 1}], resource=resource)
+    metrics = sum_request([(T0, T0 + 1, 5.0)], temporality=DELTA, attrs={"type": text, "session.id": "s\x00"},
+                          resource=resource)
+    for _ in range(2):
+        post_export(server.http_port, "logs", logs, encoding, ExportLogsServiceResponse)
+        post_export(server.http_port, "metrics", metrics, encoding, ExportMetricsServiceResponse)
+    kept = NUL_KEPT_AS[backend]
+    db = server.db_path
+    [(session, prompt, attributes)] = stored.rows(db, "SELECT session_id, prompt, custom_attributes FROM events")
+    assert (session, prompt) == (f"s{kept}", f"a{kept}b")
+    assert {k: v for k, v in json.loads(attributes).items() if k in ("note", f"key{kept}", "team")} == {
+        "note": f"a{kept}b", f"key{kept}": 1, "team": f"a{kept}b"}
+    [(kind, attributes)] = stored.rows(db, "SELECT type, custom_attributes FROM metrics")
+    assert kind == f"a{kept}b" and json.loads(attributes)["team"] == f"a{kept}b"
+    assert [json.loads(a) for (a,) in stored.rows(db, "SELECT attributes FROM attribute_sets")] == [
+        {"team": f"a{kept}b"}]
+    assert stored.rows(db, "SELECT session FROM session_attribute_sets") == [(f"s{kept}",)]
+    assert stored.rows(db, "SELECT session_id FROM rollup_sessions") == [(f"s{kept}",)]
+
+
+@pytest.mark.parametrize("sent", [
+    {"k": "a\x00b"}, {"k\x00": 1}, {"k": "\\u0000 typed as text"}, {"k": "\\\x00"}, {"k": "\\\\u0000"},
+    {"k": ["\x00", {"\x00": "\x00\x00"}]}, {"k": "no nul"},
+], ids=["value", "key", "escape-as-text", "backslash-then-nul", "backslashes-then-text", "nested", "none"])
+def test_json_text_for_postgres_replaces_each_nul_and_nothing_else(sent: object) -> None:
+    def replaced(value: object) -> object:
+        if isinstance(value, str):
+            return value.replace("\x00", "\ufffd")
+        if isinstance(value, list):
+            return [replaced(v) for v in value]
+        if isinstance(value, dict):
+            return {replaced(k): replaced(v) for k, v in value.items()}
+        return value
+
+    for ascii_only in (True, False):
+        assert json.loads(postgres_text.json_text(json.dumps(sent, ensure_ascii=ascii_only))) == replaced(sent)
 
 
 def dump(db: Path | str) -> str:

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import httpx
 
+import stored
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.models import models
 from ccmonitor.queries.rollups import split
 from ccmonitor.queries.tiles import tiles
+from ccmonitor.store import is_url
 from ccmonitor.store.sqlite.reads import connect_reader
 from ccmonitor.store.sqlite.writer import open_database
 from otlp_builders import DELTA, T0, event_request, sum_request
@@ -26,7 +28,8 @@ __all__ = ["demo_db"]  # the fixture, shared with test_queries_rollups
 
 
 def test_migration_0004_maps_old_sessions_to_the_sets_ingest_would_give(demo_db: Path, tmp_path: Path) -> None:
-    """Rows stored before 0004 get their session's attribute set from its first record: the same sets
+    """(SQLite only: a SQLite migration; PostgreSQL's schema has had attribute sets from its first.)
+    Rows stored before 0004 get their session's attribute set from its first record: the same sets
     (team, department) the receiver derives from the resource for new rows."""
     with closing(sqlite3.connect(demo_db)) as conn:
         sessions = set(conn.execute("SELECT session, attributes FROM session_attribute_sets"
@@ -81,10 +84,13 @@ def test_attribute_filter_counts_records_sent_without_a_session_id(server) -> No
     f = Filters(since=datetime.fromtimestamp(start / 1e9, UTC) - timedelta(minutes=30),
                 until=datetime.fromtimestamp(start / 1e9, UTC) + timedelta(hours=5, minutes=30),
                 attributes=(("team", "solo"),))
-    with closing(connect_reader(server.db_path)) as conn:
-        assert [r[0] for r in conn.execute("SELECT attributes FROM attribute_sets WHERE id IN"
-                                           " (SELECT attribute_set FROM metrics)"
-                            " ORDER BY 1").fetchall()] == ['{"cost_center":7,"team":"solo"}', '{"team":"x"}']
+    with stored.reader(server.db_path) as conn:
+        sets = [r[0] for r in conn.execute("SELECT attributes FROM attribute_sets WHERE id IN"
+                                           " (SELECT attribute_set FROM metrics)").fetchall()]
+        assert sorted((json.loads(a) for a in sets), key=lambda a: a["team"]) == [
+            {"cost_center": 7, "team": "solo"}, {"team": "x"}]
+        if not is_url(server.db_path):  # SQLite keeps the text the set's id was made from; jsonb its own form
+            assert all(a == json.dumps(json.loads(a), sort_keys=True, separators=(",", ":")) for a in sets)
         assert split(f)[0] is not None
         got = tiles(conn, f)
         assert (got["input_tokens"], got["api_requests"]) == (800, 5)

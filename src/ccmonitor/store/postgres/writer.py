@@ -28,9 +28,11 @@ import psycopg
 from ccmonitor.errors import StoreBusy, StoreUnavailable
 from ccmonitor.records import EVENT_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Batch, MetricPoint, StoreResult
 from ccmonitor.store import SeriesRow
+from ccmonitor.store.health import FULL
 from ccmonitor.store.postgres import failures
 from ccmonitor.store.postgres.partitions import Partitions, wanted
 from ccmonitor.store.postgres.schema import migrate
+from ccmonitor.store.postgres.text import without_nul
 from ccmonitor.store.series import State, advance, state_after
 from ccmonitor.store.writer import Done, Work, Writer
 from ccmonitor.telemetry import ACTIVE_TIME, API_REQUEST, SESSIONS, TOOL_RESULT, USER_PROMPT
@@ -40,6 +42,14 @@ ATTEMPTS = 5  # a transaction that met a deadlock or serialization failure runs 
 CONNECT_TIMEOUT_S = 10
 _N_METRIC = len(METRIC_COLUMNS)
 HEARTBEAT = ("INSERT INTO heartbeat (id, at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+# After a full disk, the heartbeat's one-row update still fits in its page: it also writes this much into
+# new pages of a temporary table (in the database's tablespace, no WAL) that its rollback removes, file
+# and all, so /health does not call a still-full disk writable (as SQLite's HEADROOM_BYTES).
+HEADROOM_BYTES = 1 << 20
+HEADROOM = ("CREATE TEMP TABLE ccmonitor_headroom (pad text)",
+            "ALTER TABLE ccmonitor_headroom ALTER pad SET STORAGE PLAIN",  # uncompressed, in the table's pages
+            "INSERT INTO ccmonitor_headroom SELECT repeat('x', 4000)"
+            f" FROM generate_series(1, {HEADROOM_BYTES // 4000})")
 BUCKET = ("(CASE WHEN duration_ms < 100 THEN duration_ms ELSE length(duration_ms::text) * 100"
           " + substr(duration_ms::text, 1, 2)::integer END)")  # store/histograms.py, as in the migration
 HOUR = "date_trunc('hour', timestamp, 'UTC')"
@@ -221,7 +231,12 @@ class PostgresWriter(Writer):
 
     def _beat(self) -> bool:
         try:
-            with self._connection().transaction() as txn:
+            conn = self._connection()
+            if self.health.kind == FULL:  # the heartbeat's row fits where an export's rows do not
+                with conn.transaction(force_rollback=True):
+                    for statement in HEADROOM:
+                        conn.execute(statement)
+            with conn.transaction() as txn:
                 txn.connection.execute(HEARTBEAT)
         except psycopg.Error:
             self._drop()
@@ -265,8 +280,7 @@ class PostgresWriter(Writer):
         with conn.transaction():
             for w in work:
                 try:
-                    with conn.transaction():
-                        result = self._write_batch(conn, w.batch)
+                    result = self._write_request(conn, w.batch)
                 except psycopg.Error as exc:
                     if failures.no_partition(exc):
                         raise _NoPartition from exc
@@ -279,6 +293,19 @@ class PostgresWriter(Writer):
         return done, rejected
 
     # -- one request ------------------------------------------------------------------------------
+    def _write_request(self, conn: psycopg.Connection, batch: Batch) -> StoreResult:
+        """One request in its own SAVEPOINT. Refused, and holding a NUL: once more with U+FFFD for each
+        (text PostgreSQL cannot hold, text.py), so that its sender does not retry it forever."""
+        try:
+            with conn.transaction():
+                return self._write_batch(conn, batch)
+        except psycopg.Error as exc:
+            cleaned = without_nul(batch)
+            if cleaned is batch or failures.kind(exc) is not None or failures.no_partition(exc) or conn.broken:
+                raise
+        with conn.transaction():
+            return self._write_batch(conn, cleaned)
+
     def _write_batch(self, conn: psycopg.Connection, batch: Batch) -> StoreResult:
         """Store one request's rows; duplicates are resent records the unique (timestamp, dedup_key) ignored."""
         duplicates = 0
