@@ -1,27 +1,43 @@
-"""The Docker stack, tested around the engine (none on these machines): docker-compose.yml, the
-collector config, the Dockerfile and Grafana provisioning load and agree with each other, and
-setup.sh checks, prepares ./data and .env, and waits for health (driven by a stand-in `docker`)."""
+"""The Docker stack, tested around the engine (none on these machines): docker-compose.yml and its
+PostgreSQL variant docker-compose.postgres.yml, the collector config, the Dockerfile and Grafana
+provisioning load and agree with each other; the PostgreSQL init script creates its writer and
+read-only roles on a real server; setup.sh checks, prepares ./data and .env, and waits for health
+(driven by a stand-in `docker`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import stat
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import psycopg
 import pytest
 import yaml
+from psycopg import sql as psql_sql
+
+from capture import replay_scenario
+from conftest import RunningServer, make_config
+from postgres_cluster import PostgresCluster, find_bin_dir
 
 ROOT = Path(__file__).parents[1]
 DEPLOY = ROOT / "deploy"
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
+PG_COMPOSE = yaml.safe_load((ROOT / "docker-compose.postgres.yml").read_text())
+PG_SERVICES = PG_COMPOSE["services"]
 COLLECTOR = yaml.safe_load((DEPLOY / "otel-collector" / "config.yaml").read_text())
 DATASOURCES = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "ccmonitor.yaml").read_text())
+PG_DATASOURCES = yaml.safe_load(
+    (DEPLOY / "grafana" / "provisioning-postgres" / "datasources" / "ccmonitor.yaml").read_text())
 PROVIDERS = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards" / "ccmonitor.yaml").read_text())
+INIT_ROLES = DEPLOY / "postgres" / "initdb" / "10-ccmonitor-roles.sh"
 DOCKERFILE = (DEPLOY / "Dockerfile").read_text()
 SUBST = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
@@ -41,29 +57,29 @@ def interpolate(text: str, env: dict[str, str] | None = None) -> str:
     return SUBST.sub(one, text)
 
 
-def published(service: str, env: dict[str, str] | None = None) -> dict[int, tuple[str, int]]:
+def published(service: str, env: dict[str, str] | None = None, services: dict = SERVICES) -> dict[int, tuple[str, int]]:
     """container port -> (host address, host port)."""
     out = {}
-    for spec in SERVICES[service].get("ports", []):
+    for spec in services[service].get("ports", []):
         host, host_port, container = interpolate(spec, env).rsplit(":", 2)
         out[int(container)] = (host, int(host_port))
     return out
 
 
-def mounts(service: str) -> dict[str, tuple[str, bool]]:
+def mounts(service: str, services: dict = SERVICES) -> dict[str, tuple[str, bool]]:
     """container path -> (host path, read-only)."""
     out = {}
-    for spec in SERVICES[service].get("volumes", []):
+    for spec in services[service].get("volumes", []):
         parts = spec.split(":")
         out[parts[1]] = (parts[0], len(parts) > 2 and "ro" in parts[2].split(","))
     return out
 
 
-def host_path(service: str, container_path: str) -> Path:
+def host_path(service: str, container_path: str, services: dict = SERVICES) -> Path:
     """Which host path a path inside a container comes from (the longest mount that holds it)."""
-    holding = [c for c in mounts(service) if container_path == c or container_path.startswith(c + "/")]
+    holding = [c for c in mounts(service, services) if container_path == c or container_path.startswith(c + "/")]
     best = max(holding, key=len)
-    return (ROOT / mounts(service)[best][0] / container_path[len(best) :].lstrip("/")).resolve()
+    return (ROOT / mounts(service, services)[best][0] / container_path[len(best) :].lstrip("/")).resolve()
 
 
 # ---------------------------------------------------------------- compose
@@ -238,11 +254,164 @@ def test_provisioning_and_dashboards_are_mounted_read_only() -> None:
     assert grafana["/var/lib/grafana"] == ("./data/grafana", False)
 
 
+# ---------------------------------------------------------------- the PostgreSQL variant
+
+
+def test_postgres_variant_services() -> None:
+    assert set(PG_SERVICES) == {"postgres", "otel-collector", "ccmonitor", "grafana"}
+    assert PG_COMPOSE["name"] != COMPOSE["name"], "its own project: switching stacks leaves no orphans"
+    assert re.fullmatch(r"postgres:17\.\d+(-bookworm)?", PG_SERVICES["postgres"]["image"])
+    for name in ("otel-collector", "grafana"):
+        assert PG_SERVICES[name]["image"] == SERVICES[name]["image"], "pinned like the SQLite stack"
+    assert PG_SERVICES["otel-collector"] == SERVICES["otel-collector"]
+    assert PG_SERVICES["ccmonitor"]["build"] == SERVICES["ccmonitor"]["build"]
+    for name, service in PG_SERVICES.items():
+        assert interpolate(service["user"]) == "1000:1000", name
+        assert service["restart"] == "unless-stopped", name
+
+
+def test_postgres_variant_publishes_what_the_sqlite_stack_does_and_no_database_port() -> None:
+    for name in SERVICES:
+        assert published(name, services=PG_SERVICES) == published(name), name
+    assert "ports" not in PG_SERVICES["postgres"]
+
+
+def test_postgres_keeps_its_cluster_in_dot_data_and_runs_the_init_script() -> None:
+    volumes = mounts("postgres", PG_SERVICES)
+    assert volumes["/var/lib/postgresql/data"] == ("./data/postgres", False)
+    assert host_path("postgres", "/docker-entrypoint-initdb.d/10-ccmonitor-roles.sh", PG_SERVICES) == INIT_ROLES
+    assert volumes["/docker-entrypoint-initdb.d"][1], "mounted read-only"
+    assert os.access(INIT_ROLES, os.X_OK)
+    subprocess.run(["sh", "-n", str(INIT_ROLES)], check=True)
+
+
+def test_postgres_variant_secrets_come_from_dot_env_or_nothing_starts() -> None:
+    env = PG_SERVICES["postgres"]["environment"]
+    for key in ("POSTGRES_PASSWORD", "CCMONITOR_DB_PASSWORD", "GRAFANA_DB_PASSWORD"):
+        with pytest.raises(KeyError):
+            interpolate(env[key])
+        assert interpolate(env[key], {key: "pw"}) == "pw"
+    assert PG_SERVICES["ccmonitor"]["environment"]["PGPASSWORD"] == env["CCMONITOR_DB_PASSWORD"]
+    assert PG_SERVICES["grafana"]["environment"]["GRAFANA_DB_PASSWORD"] == env["GRAFANA_DB_PASSWORD"]
+
+
+def test_ccmonitor_writes_to_the_postgres_service_as_the_writer_role() -> None:
+    command = PG_SERVICES["ccmonitor"]["command"]
+    assert command[:3] == ["serve", "--listen-all", "--db"]
+    url = urlsplit(command[3])
+    env = PG_SERVICES["postgres"]["environment"]
+    assert url.scheme == "postgresql" and url.password is None, "the password comes from PGPASSWORD"
+    assert (url.hostname, url.port, url.username) == ("postgres", 5432, env["CCMONITOR_DB_USER"])
+    assert url.path == "/" + env["POSTGRES_DB"]
+    assert "volumes" not in PG_SERVICES["ccmonitor"], "no database file"
+
+
+def test_postgres_variant_healthchecks_and_start_order() -> None:
+    check = PG_SERVICES["postgres"]["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "pg_isready"] and check[check.index("-h") + 1] == "127.0.0.1", \
+        "over TCP: the init server listens on its socket only"
+    assert PG_SERVICES["ccmonitor"]["healthcheck"] == SERVICES["ccmonitor"]["healthcheck"]
+    assert PG_SERVICES["grafana"]["healthcheck"] == SERVICES["grafana"]["healthcheck"]
+    healthy = {"condition": "service_healthy"}
+    assert PG_SERVICES["ccmonitor"]["depends_on"] == {"postgres": healthy}
+    assert PG_SERVICES["grafana"]["depends_on"] == {"postgres": healthy, "ccmonitor": healthy}
+    assert PG_SERVICES["otel-collector"]["depends_on"] == {"ccmonitor": healthy}
+
+
+def test_grafana_reads_postgres_with_the_built_in_datasource_as_the_read_only_role() -> None:
+    ((ds),) = PG_DATASOURCES["datasources"]
+    env = PG_SERVICES["postgres"]["environment"]
+    assert (ds["name"], ds["uid"], ds["type"]) == ("Claude Code Monitoring", "ccmonitor-postgres",
+                                                  "grafana-postgresql-datasource")
+    assert ds["url"] == "postgres:5432" and ds["url"].split(":")[0] in PG_SERVICES
+    assert ds["user"] == env["GRAFANA_DB_USER"] and ds["jsonData"]["database"] == env["POSTGRES_DB"]
+    assert ds["secureJsonData"]["password"] == "${GRAFANA_DB_PASSWORD}"  # Grafana expands it from its environment
+    grafana = PG_SERVICES["grafana"]["environment"]
+    assert "GF_PLUGINS_PREINSTALL_SYNC" not in grafana, "no plugin"
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false" and grafana["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    with pytest.raises(KeyError):
+        interpolate(grafana["GF_SECURITY_ADMIN_PASSWORD"])
+
+
+def test_grafana_of_the_postgres_variant_provisions_the_postgres_dashboard_read_only() -> None:
+    grafana = mounts("grafana", PG_SERVICES)
+    assert grafana["/etc/grafana/provisioning/datasources"] == (
+        "./deploy/grafana/provisioning-postgres/datasources", True)
+    assert grafana["/etc/grafana/provisioning/dashboards"] == ("./deploy/grafana/provisioning/dashboards", True)
+    ((provider),) = PROVIDERS["providers"]
+    folder = provider["options"]["path"]
+    assert grafana[folder] == ("./deploy/grafana/dashboards-postgres", True)
+    board = json.loads(host_path("grafana", folder + "/claude-code-monitoring.json", PG_SERVICES).read_text())
+    assert {p["datasource"]["uid"] for p in board["panels"]} == {PG_DATASOURCES["datasources"][0]["uid"]}
+    home = PG_SERVICES["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert host_path("grafana", home, PG_SERVICES).exists()
+    assert grafana["/var/lib/grafana"] == ("./data/grafana", False)
+    assert "/var/lib/ccmonitor" not in grafana, "no database file to mount"
+
+
+@pytest.fixture
+def initialised(postgres_cluster: PostgresCluster) -> Iterator[dict[str, str]]:
+    """A database set up by the init script, as the postgres image runs it (psql as the admin), with
+    this test's own role names; the database and the roles are dropped afterwards."""
+    url = postgres_cluster.create_database()
+    tag = uuid.uuid4().hex[:10]
+    env = {"POSTGRES_DB": urlsplit(url).path.lstrip("/"), "CCMONITOR_DB_USER": f"writer_{tag}",
+           "CCMONITOR_DB_PASSWORD": "writer's secret", "GRAFANA_DB_USER": f"reader_{tag}",
+           "GRAFANA_DB_PASSWORD": "reader's secret"}
+    admin = urlsplit(url)
+    psql = shutil.which("psql") or str(find_bin_dir() / "psql")
+    try:
+        done = subprocess.run(["sh", str(INIT_ROLES)], capture_output=True, text=True, timeout=60, env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("PG")}, **env,
+            "PATH": f"{Path(psql).parent}:{os.environ['PATH']}", "POSTGRES_USER": admin.username or "postgres",
+            "PGHOST": admin.hostname or "127.0.0.1", "PGPORT": str(admin.port or 5432),
+            **({"PGPASSWORD": admin.password} if admin.password else {})})
+        assert done.returncode == 0, done.stderr
+        yield {**env, "url": url}
+    finally:
+        postgres_cluster.drop_database(url)
+        with psycopg.connect(postgres_cluster.url, autocommit=True) as conn:
+            for role in (env["GRAFANA_DB_USER"], env["CCMONITOR_DB_USER"]):
+                conn.execute(psql_sql.SQL("DROP ROLE IF EXISTS {}").format(psql_sql.Identifier(role)))
+
+
+def as_role(url: str, user: str, password: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(netloc=f"{quote(user)}:{quote(password)}@{urlsplit(url).hostname}"
+                                                    f":{urlsplit(url).port or 5432}"))
+
+
+def test_init_script_roles_writer_migrates_and_writes_grafana_only_reads(initialised: dict[str, str]) -> None:
+    writer = as_role(initialised["url"], initialised["CCMONITOR_DB_USER"], initialised["CCMONITOR_DB_PASSWORD"])
+    running = RunningServer(make_config(writer))  # migrates and writes as the writer, like the stack's ccmonitor
+    try:
+        replay_scenario("http-protobuf", running.ports)
+    finally:
+        running.stop()
+    reader = as_role(initialised["url"], initialised["GRAFANA_DB_USER"], initialised["GRAFANA_DB_PASSWORD"])
+    with psycopg.connect(reader, autocommit=True) as conn:
+        assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("30s",)
+        for table in ("metrics", "events", "rollup_metrics", "rollup_events_sets", "rollup_durations",
+                      "rollup_sessions", "attribute_sets", "session_attribute_sets"):
+            conn.execute(f"SELECT COUNT(*) FROM {table}")
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("DELETE FROM events")
+        for statement in ("INSERT INTO heartbeat VALUES (1, now())", "DELETE FROM events",
+                          "CREATE TABLE mine (x int)", "ALTER TABLE events ADD COLUMN mine int"):
+            conn.execute("BEGIN READ WRITE")  # what anyone who can edit a panel could send first
+            with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.WrongObjectType)):
+                conn.execute(statement)
+            conn.execute("ROLLBACK")
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] > 0
+
+
 # ---------------------------------------------------------------- setup.sh and configure-claude.sh
 
 FAKE_DOCKER = r"""#!/usr/bin/env bash
 # Stand-in for the docker CLI: answers from FAKE_* variables and logs every call.
 echo "$*" >> "$FAKE_LOG"
+echo "${COMPOSE_FILE:-}" >> "$FAKE_LOG.compose_file"
 case "$*" in
   --version) echo "Docker version ${FAKE_CLIENT}, build abc" ;;
   "compose version --short") [ -n "$FAKE_COMPOSE" ] || exit 1; echo "$FAKE_COMPOSE" ;;
@@ -264,7 +433,7 @@ def stack(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def setup(stack: Path, **fake: str) -> subprocess.CompletedProcess[str]:
+def setup(stack: Path, *args: str, **fake: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": f"{stack / 'bin'}:{os.environ['PATH']}",
         "HOME": str(stack),
@@ -276,7 +445,8 @@ def setup(stack: Path, **fake: str) -> subprocess.CompletedProcess[str]:
         "SETUP_TIMEOUT": "4",
         **fake,
     }
-    return subprocess.run(["bash", str(stack / "setup.sh")], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(["bash", str(stack / "setup.sh"), *args], env=env, capture_output=True, text=True,
+                          timeout=60)
 
 
 def env_file(stack: Path) -> dict[str, str]:
@@ -334,6 +504,53 @@ def test_setup_gives_up_when_a_service_stays_unhealthy(stack: Path) -> None:
     result = setup(stack, FAKE_HEALTH="starting", SETUP_TIMEOUT="1")
     assert result.returncode == 1
     assert "ccmonitor=starting" in result.stderr and "docker compose logs" in result.stderr
+
+
+def compose_files(stack: Path) -> set[str]:
+    """The COMPOSE_FILE the stack's docker compose calls saw (not the version checks before them)."""
+    calls = (stack / "docker.log").read_text().splitlines()
+    files = (stack / "docker.log.compose_file").read_text().splitlines()
+    return {f for call, f in zip(calls[-len(files):], files, strict=True)
+            if call.startswith("compose ") and call != "compose version --short"}
+
+
+def test_setup_postgres_adds_the_database_and_its_passwords_and_remembers_the_choice(stack: Path) -> None:
+    result = setup(stack, "--postgres")
+    assert result.returncode == 0, result.stderr
+    env = env_file(stack)
+    assert env["COMPOSE_FILE"] == "docker-compose.postgres.yml" and (ROOT / env["COMPOSE_FILE"]).exists()
+    secrets = [env[k] for k in ("POSTGRES_PASSWORD", "CCMONITOR_DB_PASSWORD", "GRAFANA_DB_PASSWORD")]
+    assert all(re.fullmatch(r"[A-Za-z0-9]{24}", p) for p in secrets) and len(set(secrets)) == 3
+    assert stat.S_IMODE((stack / "data" / "postgres").stat().st_mode) == 0o700
+    assert compose_files(stack) == {"docker-compose.postgres.yml"}
+    calls = (stack / "docker.log").read_text().splitlines()
+    assert "compose ps -q postgres" in calls, "waits for the database too"
+    assert "PostgreSQL in ./data/postgres" in result.stdout
+    (stack / "docker.log.compose_file").unlink()
+    assert setup(stack).returncode == 0
+    assert env_file(stack) == env, "a second run keeps the choice and every password"
+    assert compose_files(stack) == {"docker-compose.postgres.yml"}
+
+
+def test_setup_sqlite_switches_back(stack: Path) -> None:
+    assert setup(stack, "--postgres").returncode == 0
+    (stack / "docker.log.compose_file").unlink()
+    assert setup(stack, "--sqlite").returncode == 0
+    assert env_file(stack)["COMPOSE_FILE"] == "docker-compose.yml"
+    assert compose_files(stack) == {"docker-compose.yml"}
+
+
+def test_setup_without_a_choice_starts_the_sqlite_stack(stack: Path) -> None:
+    assert setup(stack).returncode == 0
+    assert "COMPOSE_FILE" not in env_file(stack) and compose_files(stack) == {"docker-compose.yml"}
+    assert not (stack / "data" / "postgres").exists()
+    assert "POSTGRES_PASSWORD" not in env_file(stack)
+
+
+def test_setup_refuses_an_unknown_option_and_touches_nothing(stack: Path) -> None:
+    result = setup(stack, "--mysql")
+    assert result.returncode == 2 and "usage:" in result.stderr
+    assert not (stack / "data").exists() and not (stack / ".env").exists()
 
 
 def test_setup_with_the_real_docker_client_names_what_is_missing(tmp_path: Path) -> None:
