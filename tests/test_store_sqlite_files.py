@@ -14,6 +14,8 @@ import pytest
 from ccmonitor.store.sqlite.writer import open_database
 from otlp_builders import event_request
 
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])  # the modes of SQLite's files; PostgreSQL has none
+
 
 @pytest.fixture
 def umask(request: pytest.FixtureRequest) -> Iterator[int]:
