@@ -1,5 +1,6 @@
-"""The documented schema (SEED-SCHEMA.md): every column, the pasted queries verbatim in the sqlite3
-shell, native attribute types in custom_attributes, index-driven time ranges, versioned migrations."""
+"""The documented schema (SEED-SCHEMA.md) on both backends: every column, native attribute types in
+custom_attributes, timestamps read back as UTC text, index-driven time ranges, versioned migrations;
+SQLite's alone: the pasted queries verbatim in the sqlite3 shell, a migration on a full disk."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import psycopg
 import pytest
 
+import stored
+from ccmonitor.store import is_url
 from disk import TinyDisk
 
 SEED = (Path(__file__).parent / "data" / "SEED-SCHEMA.md").read_text()
@@ -26,13 +30,15 @@ def documented_columns(table: str) -> list[str]:
 
 
 @pytest.mark.parametrize("table", ["metrics", "events"])
-def test_every_documented_column_exists(captures_db: Path, table: str) -> None:
-    have = {r[1] for r in sqlite3.connect(captures_db).execute(f"PRAGMA table_info({table})")}
+def test_every_documented_column_exists(captures_db: Path | str, table: str) -> None:
+    with stored.opened(captures_db) as store:
+        have = set(store.columns(table))
     want = documented_columns(table)
     assert len(want) >= 15
     assert set(want) <= have
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the sqlite3 shell; the queries are SQLite's own SQL
 def test_pasted_queries_work_verbatim_in_the_sqlite3_shell(captures_db: Path) -> None:
     sqlite = shutil.which("sqlite3")
     assert sqlite, "sqlite3 shell missing: apt-get install -y sqlite3"
@@ -60,47 +66,66 @@ def test_pasted_queries_work_verbatim_in_the_sqlite3_shell(captures_db: Path) ->
     assert metrics_before and kept_input in (0, 5100 * 12)
 
 
-def test_custom_attributes_keep_native_types_and_resource(captures_db: Path) -> None:
-    conn = sqlite3.connect(captures_db)
-    raw = conn.execute("SELECT custom_attributes FROM events WHERE event_name='claude_code.managed_settings_resolved'"
-                       " LIMIT 1").fetchone()[0]
-    attrs = json.loads(raw)
+def test_custom_attributes_keep_native_types_and_resource(captures_db: Path | str) -> None:
+    def one(sql: str) -> tuple[object, ...]:
+        return stored.rows(captures_db, sql + " ORDER BY timestamp LIMIT 1")[0]  # the first, on either backend
+
+    attrs = json.loads(one("SELECT custom_attributes FROM events WHERE"
+                           " event_name='claude_code.managed_settings_resolved'")[0])
     assert attrs["managed_settings.sources"] == []
     assert attrs["anthropic.custom_base_url"] is True
     assert attrs["event.sequence"] == 0
     assert attrs["team"] == "platform" and attrs["department"] == "eng"
     assert attrs["service.name"] == "claude-code" and attrs["otel.scope.name"] == "com.anthropic.claude_code.events"
-    plugin = json.loads(conn.execute("SELECT custom_attributes FROM events WHERE event_name="
-                                     "'claude_code.plugin_loaded' LIMIT 1").fetchone()[0])
+    plugin = json.loads(one("SELECT custom_attributes FROM events WHERE event_name='claude_code.plugin_loaded'")[0])
     assert plugin["has_hooks"] is True and plugin["skill_path_count"] == 0 and plugin["safe_mode"] == "false"
-    tool = conn.execute("SELECT success, duration_ms, typeof(duration_ms), json_extract(custom_attributes,"
-                        " '$.tool_input_size_bytes') FROM events WHERE event_name='claude_code.tool_result'"
-                        " AND tool_name='Write' LIMIT 1").fetchone()
-    assert tool[0] == "true" and tool[2] == "integer" and tool[3] == "71"
-    api = conn.execute("SELECT typeof(cost_usd), typeof(input_tokens), model, app_version, terminal_type,"
-                       " user_id IS NOT NULL FROM events WHERE event_name='claude_code.api_request' LIMIT 1").fetchone()
-    assert api == ("real", "integer", "claude-opus-5-5", "2.1.332", "dumb", 1)
-    metric = conn.execute("SELECT tool, decision, language, type FROM metrics WHERE metric_name="
-                          "'claude_code.code_edit_tool.decision' LIMIT 1").fetchone()
+    success, duration, attributes = one("SELECT success, duration_ms, custom_attributes FROM events"
+                                        " WHERE event_name='claude_code.tool_result' AND tool_name='Write'")
+    assert success == "true" and type(duration) is int  # SQLite's typeof 'integer'; a bigint on PostgreSQL
+    assert json.loads(attributes)["tool_input_size_bytes"] == "71"
+    api = one("SELECT cost_usd, input_tokens, model, app_version, terminal_type, user_id IS NOT NULL FROM events"
+              " WHERE event_name='claude_code.api_request'")
+    assert (type(api[0]), type(api[1])) == (float, int)  # SQLite's typeof 'real' and 'integer'
+    assert api[2:] == ("claude-opus-5-5", "2.1.332", "dumb", True)
+    metric = one("SELECT tool, decision, language, type FROM metrics WHERE"
+                 " metric_name='claude_code.code_edit_tool.decision'")
     assert metric == ("Write", "accept", "Plain text", None)
 
 
-def test_timestamps_are_sqlite_utc_text(captures_db: Path) -> None:
-    conn = sqlite3.connect(captures_db)
+def test_timestamps_read_back_as_utc_text(captures_db: Path | str) -> None:
     for table in ("metrics", "events", "spans"):
-        ts = conn.execute(f"SELECT timestamp FROM {table} LIMIT 1").fetchone()[0]
+        ts = stored.scalar(captures_db, f"SELECT timestamp FROM {table} LIMIT 1")
         assert re.fullmatch(r"2026-11-27 \d\d:\d\d:\d\d\.\d{3}", ts), ts
-        assert conn.execute("SELECT datetime(?) IS NOT NULL", (ts,)).fetchone()[0] == 1
+        if is_url(captures_db):  # a real time: read back in UTC, whatever the session's zone
+            assert stored.scalar(captures_db, "SELECT data_type FROM information_schema.columns WHERE table_name = ?"
+                                 " AND column_name = 'timestamp'", (table,)) == "timestamp with time zone"
+        else:  # SQLite's own time text
+            assert stored.scalar(captures_db, "SELECT datetime(?) IS NOT NULL", (ts,)) == 1
 
 
 @pytest.mark.parametrize("table", ["metrics", "events", "spans"])
-def test_time_ranges_are_index_driven(captures_db: Path, table: str) -> None:
-    plan = sqlite3.connect(captures_db).execute(
-        f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM {table} WHERE timestamp >= datetime('now','-1 day')").fetchall()
-    assert any("USING" in row[-1] and "INDEX" in row[-1] for row in plan), plan
+def test_time_ranges_are_index_driven(captures_db: Path | str, table: str) -> None:
+    if not is_url(captures_db):
+        plan = sqlite3.connect(captures_db).execute(
+            f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM {table} WHERE timestamp >= datetime('now','-1 day')").fetchall()
+        assert any("USING" in row[-1] and "INDEX" in row[-1] for row in plan), plan
+        return
+    with stored.reader(captures_db) as reader:  # a few rows: only a planner told to avoid scans shows an index
+        reader.execute("SET enable_seqscan = off")
+        plan = "\n".join(r[0] for r in reader.execute(
+            f"EXPLAIN SELECT COUNT(*) FROM {table} WHERE timestamp >= now() - interval '1 day'").fetchall())
+    assert "Index" in plan and "Seq Scan" not in plan, plan
 
 
-def test_migrations_are_recorded_and_idempotent(captures_db: Path) -> None:
+def test_migrations_are_recorded_and_idempotent(captures_db: Path | str) -> None:
+    if is_url(captures_db):
+        from ccmonitor.store.postgres.schema import MIGRATIONS as PG_MIGRATIONS
+        from ccmonitor.store.postgres.schema import migrate as pg_migrate
+        with psycopg.connect(str(captures_db), autocommit=True) as pg:
+            names = [r[0] for r in pg.execute("SELECT name FROM schema_migrations ORDER BY name")]
+            assert names == sorted(name for name, _ in PG_MIGRATIONS)
+            assert pg_migrate(pg) == []
+        return
     from ccmonitor.store.sqlite.schema import MIGRATIONS, migrate
     conn = sqlite3.connect(captures_db, isolation_level=None)
     names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
