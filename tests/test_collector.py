@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import gzip
 import http.client
-import sqlite3
 import subprocess
 import threading
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 import otel_collector
 import pytest
 import yaml
+
+import stored
 
 DEPLOY_CONFIG = yaml.safe_load((Path(__file__).parents[1] / "deploy" / "otel-collector" / "config.yaml").read_text())
 BINARY = Path(otel_collector.__file__).parent / "bin" / "otelcol-contrib_linux_amd64"
@@ -142,19 +143,15 @@ def lines(tmp_path: Path) -> tuple[Path, list[str]]:
     return path, text
 
 
-def stored_bodies(db: Path, expected: int, timeout: float = 30) -> list[str]:
+def stored_bodies(db: Path | str, expected: int, timeout: float = 30) -> list[str]:
     """The bodies of stored `log` events, once `expected` are there (or the timeout passed)."""
+    sql = stored.dialect(db)
     deadline = time.monotonic() + timeout
     while True:
-        if db.exists():
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-                rows = conn.execute(
-                    "SELECT json_extract(custom_attributes, '$.body') FROM events WHERE event_name = 'log'"
-                ).fetchall()
-            if len(rows) >= expected or time.monotonic() > deadline:
-                return sorted(r[0] for r in rows)
-        elif time.monotonic() > deadline:
-            return []
+        rows = stored.rows(db, f"SELECT {sql.json_member('custom_attributes')} FROM events WHERE event_name = 'log'",
+                           (sql.json_key("body"),))
+        if len(rows) >= expected or time.monotonic() > deadline:
+            return sorted(r[0] for r in rows)
         time.sleep(0.2)
 
 

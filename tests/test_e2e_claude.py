@@ -10,9 +10,7 @@ values are the ground truth of /work/shared/claude-code/README.md for client 2.1
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import stored
 from anthropic_standin import AnthropicStandin
 from claude_cli import PROMPT, ClaudeNotInstalled, claude_binary, run_claude
 from otlp_sink import OtlpSink
@@ -131,37 +130,32 @@ def test_harness_exports_every_signal_to_a_plain_otlp_sink(protocol: str, workdi
     assert sums[("claude_code.lines_of_code.count", "added")] == 3
 
 
-def query(db_path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    # Read-only: never creates the file before the server does, never takes a write lock.
-    with contextlib.closing(
-        sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-    ) as conn:
-        return conn.execute(sql, params).fetchall()
+def query(db: Path | str, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    # Read-only connections of either backend: never creates the file, never takes a write lock.
+    return stored.rows(db, sql, params)
 
 
-def event_counts(db_path: Path, session_id: str) -> dict[str, int]:
+def event_counts(db: Path | str, session_id: str) -> dict[str, int]:
     rows = query(
-        db_path,
+        db,
         "SELECT event_name, COUNT(*) FROM events WHERE session_id = ? GROUP BY event_name",
         session_id,
     )
     return dict(rows)
 
 
-def metric_sum(db_path: Path, session_id: str, metric_name: str, kind: str | None = None) -> float | None:
+def metric_sum(db: Path | str, session_id: str, metric_name: str, kind: str | None = None) -> float | None:
     sql = "SELECT SUM(metric_value) FROM metrics WHERE session_id = ? AND metric_name = ?"
     params: tuple[object, ...] = (session_id, metric_name)
     if kind is not None:
         sql, params = sql + " AND type = ?", (*params, kind)
-    return query(db_path, sql, *params)[0][0]
+    return query(db, sql, *params)[0][0]
 
 
-def session_stored(db_path: Path, session_id: str) -> bool:
-    try:
-        output_tokens = metric_sum(db_path, session_id, "claude_code.token.usage", "output")
-        return event_counts(db_path, session_id) == STORED_EVENTS and output_tokens == TOKENS["output"]
-    except sqlite3.OperationalError:  # no file or no tables yet
-        return False
+def session_stored(db: Path | str, session_id: str) -> bool:
+    """The server made the tables before the session started: only the rows may still be missing."""
+    output_tokens = metric_sum(db, session_id, "claude_code.token.usage", "output")
+    return event_counts(db, session_id) == STORED_EVENTS and output_tokens == TOKENS["output"]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -170,7 +164,7 @@ def test_session_is_stored_with_the_clients_totals(
 ) -> None:
     port = server.grpc_port if protocol == "grpc" else server.http_port
     output = claude_session(workdir=workdir, home=home, otlp_protocol=protocol, otlp_endpoint=endpoint(port))
-    session_id, db = output["session_id"], Path(server.db_path)
+    session_id, db = output["session_id"], server.db_path
     wait_until(lambda: session_stored(db, session_id))
 
     assert event_counts(db, session_id) == STORED_EVENTS
