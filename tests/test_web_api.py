@@ -120,11 +120,19 @@ def test_wrong_method_has_the_error_shape_too(server: Any) -> None:
     assert_error(httpx.post(server.url("/api/overview"), timeout=10), 405, "method_not_allowed")
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the file deleted under the server; PostgreSQL's: below
 def test_missing_database_is_503(server_factory: Any, tmp_path: Path) -> None:
     running = server_factory(db=tmp_path / "gone" / "claude_monitoring.db")
     for name in ("claude_monitoring.db", "claude_monitoring.db-wal", "claude_monitoring.db-shm"):
         (tmp_path / "gone" / name).unlink(missing_ok=True)
     assert_error(httpx.get(running.url("/api/overview"), timeout=10), 503, "database_unavailable")
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_dropped_postgres_database_is_503(server: Any, postgres_cluster: Any, db_target: str) -> None:
+    assert httpx.get(server.url("/api/overview"), timeout=10).status_code == 200
+    postgres_cluster.drop_database(db_target)  # its connections are ended, and no new one can be made
+    assert_error(httpx.get(server.url("/api/overview"), timeout=60), 503, "database_unavailable")
 
 
 def test_empty_database(server: Any) -> None:

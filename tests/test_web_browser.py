@@ -209,8 +209,8 @@ def test_html_in_prompts_and_tool_parameters_is_inert(browser: webdriver.Chrome,
     assert '<img src=x onerror=\\"document.body.dataset.xss=1\\">' in params
 
 
-def test_empty_state(browser: webdriver.Chrome, tmp_path: Path) -> None:
-    running = RunningServer(make_config(tmp_path / "empty.db"))
+def test_empty_state(browser: webdriver.Chrome, db_target: Path | str) -> None:
+    running = RunningServer(make_config(db_target))
     try:
         open_page(browser, running.url("/"))
         empty = browser.find_element(By.ID, "empty")
@@ -221,8 +221,8 @@ def test_empty_state(browser: webdriver.Chrome, tmp_path: Path) -> None:
         running.stop()
 
 
-def test_auto_refresh_picks_up_new_data(browser: webdriver.Chrome, tmp_path: Path) -> None:
-    running = RunningServer(make_config(tmp_path / "live.db"))
+def test_auto_refresh_picks_up_new_data(browser: webdriver.Chrome, db_target: Path | str) -> None:
+    running = RunningServer(make_config(db_target))
     try:
         open_page(browser, running.url("/?refresh=10"))
         assert Select(browser.find_element(By.ID, "f-refresh")).first_selected_option.text == "10 s"
@@ -238,21 +238,33 @@ def test_auto_refresh_picks_up_new_data(browser: webdriver.Chrome, tmp_path: Pat
         running.stop()
 
 
-def test_overview_screenshot(browser: webdriver.Chrome, tmp_path: Path) -> None:
-    """docs/dashboard.png: a fixed demo week (20 users), so the picture only changes with the UI."""
-    db = tmp_path / "demo.db"
-    result = CliRunner().invoke(demo_command, ["--users", "20", "--days", "7", "--end", "2026-11-27T18:00:00Z",
-                                               "--db", str(db)])
-    assert result.exit_code == 0, result.output
+def screenshot(browser: webdriver.Chrome, db: Path | str) -> bytes:
+    """The overview of the demo week in `db`, the whole page (the status line, which tells the time, blanked)."""
     running = RunningServer(make_config(db))
     try:
         open_page(browser, running.url("/?range=custom&from=2026-11-20T18:00:00.000Z&to=2026-11-27T18:00:00.000Z"))
         browser.execute_script("document.getElementById('status').textContent = ''")
         height = browser.execute_script("return document.documentElement.scrollHeight")
         browser.set_window_size(1400, min(height, 3000))
-        DOCS.mkdir(exist_ok=True)
-        assert browser.save_screenshot(str(DOCS / "dashboard.png"))
         assert not console_errors(browser)
+        return browser.get_screenshot_as_png()
     finally:
         browser.set_window_size(1400, 1000)
         running.stop()
+
+
+def test_overview_screenshot_is_the_same_on_both_backends(browser: webdriver.Chrome, tmp_path: Path,
+                                                         postgres_url: str) -> None:
+    """docs/dashboard.png: a fixed demo week (20 users), so the picture only changes with the UI; the same
+    history in PostgreSQL shows the same picture, pixel for pixel."""
+    pictures = []
+    for db in (tmp_path / "demo.db", postgres_url):
+        result = CliRunner().invoke(demo_command, ["--users", "20", "--days", "7", "--end", "2026-11-27T18:00:00Z",
+                                                   "--db", str(db)])
+        assert result.exit_code == 0, result.output
+        pictures.append(screenshot(browser, db))
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "dashboard.png").write_bytes(pictures[0])
+    if pictures[1] != pictures[0]:
+        (tmp_path / "dashboard-postgres.png").write_bytes(pictures[1])
+        raise AssertionError(f"the PostgreSQL overview differs from SQLite's: {tmp_path / 'dashboard-postgres.png'}")
