@@ -51,6 +51,23 @@ def seconds_to_hms(seconds: float) -> str:
     return "less than a millisecond"
 
 
+# rangeutil.roundInterval: (below this many ms, round to this many ms)
+ROUNDED = ((10, 1), (15, 10), (35, 20), (75, 50), (150, 100), (350, 200), (750, 500), (1500, 1000), (3500, 2000),
+           (7500, 5000), (12500, 10000), (17500, 15000), (25000, 20000), (45000, 30000), (90000, 60000),
+           (210000, 120000), (450000, 300000), (750000, 600000), (1050000, 900000), (1500000, 1200000),
+           (2700000, 1800000), (5400000, 3600000), (9000000, 7200000), (16200000, 10800000),
+           (32400000, 21600000), (86400000, 43200000), (604800000, 86400000), (1814400000, 604800000),
+           (3628800000, 2592000000))
+
+
+def interval_ms(span_ms: float, max_data_points: int, min_interval_ms: int) -> int:
+    """The $__interval_ms Grafana gives a panel (rangeutil.calculateInterval): the range over the
+    panel's data points, rounded to a "nice" interval, at least the panel's minimum interval."""
+    raw = span_ms / max_data_points
+    rounded = next((to for below, to in ROUNDED if raw < below), 31536000000)
+    return max(rounded, min_interval_ms)
+
+
 def frontend(sql: str, variables: Mapping[str, Mapping[str, object]], selected: Mapping[str, Sequence[str]],
              from_ms: int, to_ms: int, interval_ms: int) -> str:
     builtins = {"__from": str(from_ms), "__to": str(to_ms), "__interval_ms": str(interval_ms),

@@ -391,6 +391,7 @@ def test_init_script_roles_writer_migrates_and_writes_grafana_only_reads(initial
     with psycopg.connect(reader, autocommit=True) as conn:
         assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
         assert conn.execute("SHOW statement_timeout").fetchone() == ("30s",)
+        assert conn.execute("SHOW max_parallel_workers_per_gather").fetchone() == ("0",)
         for table in ("metrics", "events", "rollup_metrics", "rollup_events_sets", "rollup_durations",
                       "rollup_sessions", "attribute_sets", "session_attribute_sets"):
             conn.execute(f"SELECT COUNT(*) FROM {table}")

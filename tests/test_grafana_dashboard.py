@@ -144,6 +144,11 @@ def test_time_series_are_bucketed_and_ordered(backend: str) -> None:
             assert target.get("queryType", target.get("format")) == "table", p["title"]
 
 
+@pytest.mark.parametrize(("days", "hours"), [(7, 1), (30, 6)])
+def test_charts_over_long_ranges_get_whole_hours_which_the_rollups_serve(days: int, hours: int) -> None:
+    assert grafana_macros.interval_ms(days * 86_400_000, dashboards.CHART_POINTS, 60_000) == hours * 3_600_000
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_variables_offer_all_and_are_only_used_quoted(backend: str) -> None:
     found = variables(BOARDS[backend])

@@ -57,6 +57,7 @@ class Sqlite:
     """frser-sqlite-datasource: Grafana replaces $__from/$__to (epoch ms) and the plugin expands
     $__unixEpochGroupSeconds(expr, n); stored times are UTC text ('2026-11-27 16:19:15.273')."""
     name = "sqlite"
+    folds_constants = False  # '__all' IN ('__all') OR x is evaluated per row, and hides x's index
     since = "strftime('%Y-%m-%d %H:%M:%f', $__from / 1000.0, 'unixepoch')"
     until = "strftime('%Y-%m-%d %H:%M:%f', $__to / 1000.0, 'unixepoch')"
     since_hour = "strftime('%Y-%m-%d %H:00:00.000', $__from / 1000, 'unixepoch')"  # the hour the range starts in
@@ -114,6 +115,7 @@ class Postgres:
     quoted ends, $__timeGroupAlias(col, $__interval) the bucket's epoch seconds AS "time". Hours and days
     are UTC ones whatever the session's time zone (date_trunc with 'UTC')."""
     name = "postgres"
+    folds_constants = True  # the planner reduces '__all' IN ('__all') OR x to true, '__all' IN ('a') OR x to x
     since = "$__timeFrom()::timestamptz"
     until = "$__timeTo()::timestamptz"
     since_hour = f"date_trunc('hour', {since}, 'UTC')"
@@ -126,7 +128,7 @@ class Postgres:
     team_sets = f"SELECT id FROM attribute_sets WHERE attributes ->> 'team' IN ({var('team')})"
     team_text = "attributes ->> 'team'"
     team_is_text = "jsonb_typeof(attributes -> 'team') = 'string'"
-    not_a_command = "custom_attributes ->> 'command_name' IS NULL"
+    not_a_command = "(NOT custom_attributes ? 'command_name' OR custom_attributes ->> 'command_name' IS NULL)"
     newline = "chr(10)"
     is_number = "{d} IS NOT NULL"
     hour_multiple = "$__interval_ms % 3600000 = 0"
@@ -192,30 +194,36 @@ def days(ds: Datasource) -> Units:
 
 
 def branches(ds: Datasource, table: str, rollup_table: str, units: Units, rollup: str, raw: str, what: str,
-             rollup_what: str, only: str = "") -> str:
+             rollup_what: str, only: str = "", tail: str = "") -> str:
     """UNION ALL of the branches that together read each row of the range once: its whole units from
     `rollup_table` (its `_sets` twin under a team), the partial units at its edges from `table`, or the
     whole range from `table` where the rollups can't serve it. `rollup` / `raw` are the columns selected,
     `rollup_what` / `what` the conditions on rollups / rows, `only` a further condition for using the
-    rollups (a chart bucket of whole hours)."""
+    rollups (a chart bucket of whole hours), `tail` ends every branch (a GROUP BY)."""
     applies = f"{units.first} <= {units.end}" + (f" AND {only}" if only else "")
     rollups = f"{every('user')} AND {every('session')} AND {applies}"
     span = f"{units.column} >= {units.first} AND {units.column} < {units.end}"
     rows = what + " AND " + filters(ds, user=False, session=False, model=False)
     whole = ds.between()
     first_start, end_start, source = units.first_start, units.end_start, rollup_table
-    return "\n  UNION ALL ".join([
+    if ds.folds_constants:  # PostgreSQL drops `'__all' IN (...) OR` itself: one branch for the whole range
+        without = [f"SELECT {raw} FROM {table}\n    WHERE NOT ({rollups})\n      AND {whole} AND {what}"
+                   f" AND {filters(ds, model=False)}"]
+    else:  # SQLite would not use the user or session index through an OR: a branch for each
+        without = [
+            f"SELECT {raw} FROM {table}\n    WHERE {some('user')} AND {USER} IN ({var('user')})\n"
+            f"      AND {whole} AND {rows} AND {one_of('session', 'session_id')}",
+            f"SELECT {raw} FROM {table}\n    WHERE {every('user')} AND {some('session')}"
+            f" AND session_id IN ({var('session')})\n      AND {whole} AND {rows}",
+            f"SELECT {raw} FROM {table}\n    WHERE {every('user')} AND {every('session')} AND NOT ({applies})\n"
+            f"      AND {whole} AND {rows}"]
+    return "\n  UNION ALL ".join(branch + tail for branch in [
         f"SELECT {rollup} FROM {source}\n    WHERE {rollups} AND {every('team')}\n      AND {span} AND {rollup_what}",
         f"SELECT {rollup} FROM {source}_sets\n    WHERE {rollups} AND {some('team')}\n"
         f"      AND attribute_set IN ({ds.team_sets})\n      AND {span} AND {rollup_what}",
         f"SELECT {raw} FROM {table}\n    WHERE {rollups}\n      AND {ds.before(first_start)} AND {rows}",
         f"SELECT {raw} FROM {table}\n    WHERE {rollups}\n      AND {ds.after(end_start)} AND {rows}",
-        f"SELECT {raw} FROM {table}\n    WHERE {some('user')} AND {USER} IN ({var('user')})\n"
-        f"      AND {whole} AND {rows} AND {one_of('session', 'session_id')}",
-        f"SELECT {raw} FROM {table}\n    WHERE {every('user')} AND {some('session')}"
-        f" AND session_id IN ({var('session')})\n      AND {whole} AND {rows}",
-        f"SELECT {raw} FROM {table}\n    WHERE {every('user')} AND {every('session')} AND NOT ({applies})\n"
-        f"      AND {whole} AND {rows}",
+        *without,
     ])
 
 
@@ -260,8 +268,9 @@ def percentiles(ds: Datasource, event: str, wanted: tuple[int, ...]) -> str:
     what = f"event_name = '{event}' AND {ds.is_number.format(d='duration_ms')}" + (
         f" AND {one_of('model', 'model')}" if model else "")
     rollup_what = f"event_name = '{event}'" + (f" AND {one_of('model', 'key')}" if model else "")
-    raw = f"COALESCE({column}, '') AS key, {ds.bucket('duration_ms')} AS bucket, 1 AS n"
-    counts = branches(ds, "events", "rollup_durations", days(ds), "key, bucket, n", raw, what, rollup_what)
+    raw = f"COALESCE({column}, '') AS key, {ds.bucket('duration_ms')} AS bucket, COUNT(*) AS n"
+    counts = branches(ds, "events", "rollup_durations", days(ds), "key, bucket, SUM(n) AS n", raw, what,
+                      rollup_what, tail="\n    GROUP BY 1, 2")
     rank = "(CAST(total AS INTEGER) * p + 99) / 100"  # ceil(n * p / 100), 1-based, as nearest_rank()
     ps = " UNION ALL ".join(f"SELECT {p} AS p" for p in wanted)
 

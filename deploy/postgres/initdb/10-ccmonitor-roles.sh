@@ -4,7 +4,9 @@
 #   $CCMONITOR_DB_USER (ccmonitor)       the writer: owns the database, so `ccmonitor serve` creates and
 #                                        migrates its tables, partitions and rollups itself
 #   $GRAFANA_DB_USER   (grafana_reader)  Grafana's datasource: SELECT on every table, now and later
-#                                        (default privileges of the writer), read-only sessions
+#                                        (default privileges of the writer), read-only sessions, a
+#                                        statement timeout, and no parallel workers: a refresh is two
+#                                        dozen small queries at once, which workers only slow down
 # The same SQL for a server you run yourself is in docs/docker.md ("The roles").
 set -eu
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
@@ -23,4 +25,5 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"writer" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader";
 ALTER ROLE :"reader" SET default_transaction_read_only = on;
 ALTER ROLE :"reader" SET statement_timeout = '30s';
+ALTER ROLE :"reader" SET max_parallel_workers_per_gather = 0;
 SQL
