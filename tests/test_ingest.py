@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 import sqlite3
 import threading
 from contextlib import closing
@@ -148,6 +150,64 @@ def test_json_text_for_postgres_replaces_each_nul_and_nothing_else(sent: object)
 
     for ascii_only in (True, False):
         assert json.loads(postgres_text.json_text(json.dumps(sent, ensure_ascii=ascii_only))) == replaced(sent)
+
+
+def long_text(seed: str, n: int = 10_000) -> str:
+    """Incompressible text of n characters, some of them 4 bytes in UTF-8."""
+    rng = random.Random(seed)
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789😀") for _ in range(n))
+
+
+KEY_ATTRIBUTES = {  # attribute -> the event column it lands in (an index or a rollup keys on each)
+    "session.id": "session_id", "user.email": "user_email", "terminal.type": "terminal_type", "model": "model",
+    "tool_name": "tool_name", "success": "success", "decision": "decision", "prompt.id": "prompt_id"}
+
+
+def test_over_long_key_texts_are_stored_not_refused_forever(server, backend: str) -> None:
+    """10 KB in a column that an index or a rollup's key holds: SQLite keeps it as sent; PostgreSQL, whose
+    index entries hold at most 2704 bytes, keeps its beginning, "…" and a digest of all of it, so that
+    different values stay different and the same value reads the same in every table."""
+    sent = {attribute: long_text(attribute) for attribute in KEY_ATTRIBUTES}
+    name = long_text("event name", 3000)
+    logs = event_request([{"event.name": "api_request", **sent},
+                          {"event.name": "api_request", **sent, "model": sent["model"] + "!"},
+                          {"event.name": name, "session.id": sent["session.id"]}])
+    metrics = sum_request([(T0, T0 + 1, 5.0)], temporality=DELTA, name=long_text("metric name"), attrs={
+        "session.id": sent["session.id"], "model": sent["model"], "type": long_text("type"),
+        "tool_name": long_text("tool"), "decision": sent["decision"], "language": long_text("language")})
+    for _ in range(2):  # the resend is recognised
+        assert post(server, "logs", logs.SerializeToString()).status_code == 200
+        assert post(server, "metrics", metrics.SerializeToString()).status_code == 200
+    db = server.db_path
+    assert snapshot_rows(db) == {"metrics": 1, "events": 3, "spans": 0}
+
+    def check(stored_value: str, value: str) -> None:
+        if backend == "sqlite":
+            assert stored_value == value
+        else:
+            assert len(stored_value.encode()) <= 400 and stored_value[:-17] == value[:len(stored_value) - 17]
+            assert re.fullmatch(r"…[0-9a-f]{16}", stored_value[-17:]), stored_value[-17:]
+
+    columns = ", ".join(KEY_ATTRIBUTES.values())
+    first, second = stored.rows(db, f"SELECT {columns} FROM events WHERE event_name = 'claude_code.api_request'"
+                                    " ORDER BY timestamp")
+    for value, got in zip(sent.values(), first, strict=True):
+        check(got, value)
+    assert second[3] != first[3] and second[:3] == first[:3]  # one character more, another model
+    check(second[3], sent["model"] + "!")
+    [(event_name, session)] = stored.rows(db, "SELECT event_name, session_id FROM events WHERE event_name NOT LIKE"
+                                              " 'claude_code.api%'")
+    check(event_name, "claude_code." + name)
+    assert session == first[0]
+    [metric] = stored.rows(db, "SELECT metric_name, session_id, model, type, tool, decision, language FROM metrics")
+    check(metric[0], metrics.resource_metrics[0].scope_metrics[0].metrics[0].name)
+    assert metric[1:3] == (first[0], first[3]) and metric[5] == first[6]  # the same value, shortened the same
+    for got, seed in zip((metric[3], metric[4], metric[6]), ("type", "tool", "language"), strict=True):
+        check(got, long_text(seed))
+    assert stored.rows(db, "SELECT session_id FROM rollup_sessions") == []  # no user_prompt, no session count
+    everything = {"range": "custom", "from": "2026-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z"}
+    overview = httpx.get(server.url("/api/overview"), params=everything, timeout=30)
+    assert overview.status_code == 200 and overview.json()["panels"]["tiles"]["api_requests"] == 2
 
 
 def dump(db: Path | str) -> str:

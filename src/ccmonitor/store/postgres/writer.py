@@ -32,7 +32,7 @@ from ccmonitor.store.health import FULL
 from ccmonitor.store.postgres import failures
 from ccmonitor.store.postgres.partitions import Partitions, wanted
 from ccmonitor.store.postgres.schema import migrate
-from ccmonitor.store.postgres.text import without_nul
+from ccmonitor.store.postgres.text import with_short_keys, without_nul
 from ccmonitor.store.series import State, advance, state_after
 from ccmonitor.store.writer import Done, Work, Writer
 from ccmonitor.telemetry import ACTIVE_TIME, API_REQUEST, SESSIONS, TOOL_RESULT, USER_PROMPT
@@ -294,8 +294,10 @@ class PostgresWriter(Writer):
 
     # -- one request ------------------------------------------------------------------------------
     def _write_request(self, conn: psycopg.Connection, batch: Batch) -> StoreResult:
-        """One request in its own SAVEPOINT. Refused, and holding a NUL: once more with U+FFFD for each
-        (text PostgreSQL cannot hold, text.py), so that its sender does not retry it forever."""
+        """One request in its own SAVEPOINT, its key columns' text shortened to what an index holds.
+        Refused, and holding a NUL: once more with U+FFFD for each. (Text PostgreSQL cannot hold as sent,
+        text.py: its sender would retry the request forever.)"""
+        batch = with_short_keys(batch)
         try:
             with conn.transaction():
                 return self._write_batch(conn, batch)
@@ -304,7 +306,7 @@ class PostgresWriter(Writer):
             if cleaned is batch or failures.kind(exc) is not None or failures.no_partition(exc) or conn.broken:
                 raise
         with conn.transaction():
-            return self._write_batch(conn, cleaned)
+            return self._write_batch(conn, with_short_keys(cleaned))
 
     def _write_batch(self, conn: psycopg.Connection, batch: Batch) -> StoreResult:
         """Store one request's rows; duplicates are resent records the unique (timestamp, dedup_key) ignored."""
