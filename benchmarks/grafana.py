@@ -9,7 +9,8 @@ in one run, for a SQLite file and a PostgreSQL database.
 --generate fills each store that has no events yet with `ccmonitor demo`'s history (through
 Ingest.export, the receivers' own path). Ranges end at the newest record. Each run times the built-in
 overview, then every Grafana query one after the other (the database time of a refresh; Grafana sends
-them concurrently), interleaved, after one warm-up round; the table gives medians. The chart interval is
+them concurrently), each on a connection as its datasource makes them, interleaved, after one warm-up
+round; the table gives medians. The chart interval is
 the one Grafana computes for the panels' maxDataPoints. --before REV also times the SQLite dashboard at a
 git revision (e.g. the raw-row panels before issue #14).
 """
@@ -72,8 +73,9 @@ def newest(db: str) -> datetime | None:
 
 
 def connect(db: str, settings: tuple[str, ...] = ROLE_SETTINGS) -> tuple[Execute, Callable[[], None]]:
-    """Run a query as the datasource would: SQLite read-only (frser-sqlite-datasource), PostgreSQL as a
-    plain connection with the settings the compose stack gives grafana_reader."""
+    """Run a query as the datasource does: frser-sqlite-datasource opens the file read-only for every
+    query (pkg/plugin/query.go); Grafana's PostgreSQL datasource keeps a pool of connections, here one
+    with the settings the compose stack gives grafana_reader."""
     if is_url(db):
         import psycopg
 
@@ -81,9 +83,16 @@ def connect(db: str, settings: tuple[str, ...] = ROLE_SETTINGS) -> tuple[Execute
         for setting in settings:
             pg.execute(setting)
         return (lambda text: pg.execute(text).fetchall()), pg.close  # type: ignore[arg-type]
-    lite = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    lite.execute("PRAGMA query_only = 1")
-    return (lambda text: lite.execute(text).fetchall()), lite.close
+
+    def once(text: str) -> object:
+        lite = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            lite.execute("PRAGMA query_only = 1")
+            return lite.execute(text).fetchall()
+        finally:
+            lite.close()
+
+    return once, lambda: None
 
 
 def queries(board: dict[str, Any], backend: str, start: datetime, end: datetime) -> list[tuple[str, str]]:

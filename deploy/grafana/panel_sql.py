@@ -113,18 +113,22 @@ class Postgres:
     """Grafana's built-in PostgreSQL datasource (pkg/tsdb/grafana-postgresql-datasource/macros.go):
     $__timeFilter(col) -> col BETWEEN '<from>' AND '<to>' (RFC 3339, UTC), $__timeFrom()/$__timeTo() the
     quoted ends, $__timeGroupAlias(col, $__interval) the bucket's epoch seconds AS "time". Hours and days
-    are UTC ones whatever the session's time zone (date_trunc with 'UTC')."""
+    are UTC ones whatever the session's time zone, computed on UTC wall times (`AT TIME ZONE 'UTC'`)
+    with immutable functions only, so the planner folds each bound into a constant: it then prunes
+    partitions and skips branches while planning, and a scan does not compute the bound for every row
+    (date_trunc and arithmetic on a timestamptz are only stable)."""
     name = "postgres"
     folds_constants = True  # the planner reduces '__all' IN ('__all') OR x to true, '__all' IN ('a') OR x to x
     since = "$__timeFrom()::timestamptz"
     until = "$__timeTo()::timestamptz"
-    since_hour = f"date_trunc('hour', {since}, 'UTC')"
-    first_hour = f"(date_trunc('hour', {since} - interval '1 microsecond', 'UTC') + interval '1 hour')"
-    end_hour = f"date_trunc('hour', {until}, 'UTC')"
-    first_day_start = f"(date_trunc('day', {since} - interval '1 microsecond', 'UTC') + interval '24 hours')"
-    end_day_start = f"date_trunc('day', {until}, 'UTC')"
-    first_day = f"({first_day_start} AT TIME ZONE 'UTC')::date"
-    end_day = f"({end_day_start} AT TIME ZONE 'UTC')::date"
+    since_hour = f"date_trunc('hour', {since} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    first_hour = (f"(date_trunc('hour', ({since} AT TIME ZONE 'UTC') - interval '1 microsecond')"
+                  " + interval '1 hour') AT TIME ZONE 'UTC'")
+    end_hour = f"date_trunc('hour', {until} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    first_day = f"(date_trunc('day', ({since} AT TIME ZONE 'UTC') - interval '1 microsecond') + interval '1 day')::date"
+    end_day = f"({until} AT TIME ZONE 'UTC')::date"
+    first_day_start = f"{first_day}::timestamp AT TIME ZONE 'UTC'"
+    end_day_start = f"{end_day}::timestamp AT TIME ZONE 'UTC'"
     team_sets = f"SELECT id FROM attribute_sets WHERE attributes ->> 'team' IN ({var('team')})"
     team_text = "attributes ->> 'team'"
     team_is_text = "jsonb_typeof(attributes -> 'team') = 'string'"
