@@ -237,11 +237,13 @@ def sessions(ds: Datasource) -> str:
 
 
 def teams(ds: Datasource) -> str:
-    """The `team` of the attribute sets of the sessions active in the range (store/attribute_sets.py)."""
-    return (f"SELECT DISTINCT {ds.team_text} FROM attribute_sets\nWHERE {ds.team_is_text}\n"
-            "  AND id IN (SELECT attribute_set FROM session_attribute_sets WHERE session IN\n"
+    """The `team` of the attribute sets of the sessions active in the range (store/attribute_sets.py). The
+    text test sits inside the DISTINCT: as a WHERE, PostgreSQL guesses it keeps one set in 200 and
+    probes the sessions of each set instead of reading the range's sessions once."""
+    return (f"SELECT team FROM (\n  SELECT DISTINCT CASE WHEN {ds.team_is_text} THEN {ds.team_text} END AS team"
+            " FROM attribute_sets\n  WHERE id IN (SELECT attribute_set FROM session_attribute_sets WHERE session IN\n"
             f"    (SELECT session_id FROM rollup_sessions WHERE last_ts >= {ds.since} AND first_ts <= {ds.until}))\n"
-            "ORDER BY 1")
+            ") AS t\nWHERE team IS NOT NULL\nORDER BY 1")
 
 
 VARIABLES = [Variable("user", "User", users), Variable("model", "Model", models),
