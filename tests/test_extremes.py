@@ -1,13 +1,13 @@
 """Every read path survives whatever is already stored (issue 9): rows written straight into the
 database, past ingest's bounds (1e308, infinities, the largest 64-bit ints, negatives, NULLs, years 1
 and 9999, megabyte strings, JSON that isn't an object or isn't JSON), then every API route, every page
-and every report in every format answers, with JSON that has no NaN or Infinity in it."""
+and every report in every format answers, with JSON that has no NaN or Infinity in it. On PostgreSQL,
+what of the same rows its column types can hold, as an old history copied in leaves them."""
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,12 +16,16 @@ from typing import Any
 import httpx
 import pytest
 
+import stored
+from ccmonitor.errors import StoreBusy
 from ccmonitor.queries.panels import PANELS
 from ccmonitor.queries.periods import REPORTS
+from ccmonitor.records import Batch, Event, MetricPoint, Span
+from ccmonitor.store import open_store
 from ccmonitor.store.sqlite.rollups import refresh_rollups
 from ccmonitor.store.sqlite.writer import open_database
 from ccmonitor.web.openapi import document
-from conftest import RunningServer, make_config
+from conftest import BACKENDS, RunningServer, make_config
 from test_commands import run
 
 BIG = 9223372036854775807  # the largest SQLite INTEGER
@@ -32,6 +36,7 @@ YEAR_1, YEAR_9999, BEFORE_1970 = "0001-01-01 00:00:00.000", "9999-12-31 23:59:59
 ODD_TIMES = ("2026-11-27T16:20:00Z", "2026-11-27 16:21", "garbage", "")  # typed by hand, not by ingest
 ODD_JSON = ("not json", "[]", '"text"', "null", "1e999", '{"command_name": {"deep": [1, 2, {"x": null}]}}',
             '{"response_length": "many", "total_attempts": 1e308, "tool_use_id": 7}', "")
+SET_77 = '{"team":"platform","deep":{"a":[1e308]}}'  # an attribute set with a number no double holds exactly
 SESSIONS = ("s-extreme", "s-years", "s-" + "L" * 5000, "s-null-user")
 TOKENS, COST = "claude_code.token.usage", "claude_code.cost.usage"
 METRIC_NAMES = (TOKENS, COST, "claude_code.session.count", "claude_code.active_time.total",
@@ -100,7 +105,7 @@ def write_extremes(db: Path) -> None:
     """The rows as a hand-typed INSERT (or an old version of ccmonitor) would leave them, then the
     rollups refreshed over them as the writer does, so the hourly sums hold them too."""
     conn = open_database(db)
-    conn.execute("INSERT INTO attribute_sets VALUES (77, '{\"team\":\"platform\",\"deep\":{\"a\":[1e308]}}')")
+    conn.execute(f"INSERT INTO attribute_sets VALUES (77, '{SET_77}')")
     conn.executemany("INSERT INTO session_attribute_sets VALUES (?, 77)", [(s,) for s in SESSIONS[:2]])
     for table, rows in zip(("metrics", "events", "spans"), _rows(), strict=True):
         for row in rows:
@@ -111,15 +116,86 @@ def write_extremes(db: Path) -> None:
     conn.close()
 
 
-@pytest.fixture(scope="module")
-def extreme_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("extremes") / "claude_monitoring.db"
-    write_extremes(db)
-    return db
+RECORDS = {"metrics": (MetricPoint, "metrics"), "events": (Event, "logs"), "spans": (Span, "traces")}
+MISSING = {"series_key": b"", "start_time_unix_nano": 0, "time_unix_nano": 0, "cumulative": False,
+           "monotonic": False, "attribute_set": 0}
+
+
+def _holds(kind: str, value: object) -> bool:
+    """Whether a PostgreSQL column of this type takes the value as it is."""
+    if value is None or kind in ("text", "double precision"):
+        return True
+    if kind == "bigint":
+        return isinstance(value, int) and -2**63 <= value < 2**63
+    if kind == "jsonb":
+        try:
+            json.loads(str(value))
+        except ValueError:
+            return False
+        return True
+    if kind == "timestamp with time zone":
+        try:
+            datetime.fromisoformat(str(value))
+        except ValueError:
+            return False
+        return True
+    raise AssertionError(kind)
+
+
+def write_extremes_postgres(url: str) -> dict[str, int]:
+    """What PostgreSQL can hold of the same rows, as an old SQLite history copied in (`ccmonitor copy`)
+    leaves them: through the store's writer (so the partitions and the rollups follow), a request per row.
+    A value its column's type cannot hold is NULL (a time that is no time: year 1); a row the database
+    refuses (its rollup's sum or histogram bucket would overflow) is not there. Returns the rows refused,
+    by table and reason."""
+    store = open_store(url)
+    try:
+        kinds = {(t, c): k for t, c, k in stored.rows(url, "SELECT table_name, column_name, data_type FROM"
+                                                          " information_schema.columns WHERE table_schema = 'public'")}
+        stored.execute(url, f"INSERT INTO attribute_sets VALUES (77, '{SET_77}')")
+        for session in SESSIONS[:2]:
+            stored.execute(url, "INSERT INTO session_attribute_sets VALUES (?, 77)", (session,))
+        refused: dict[str, int] = {}
+        for table, rows in zip(("metrics", "events", "spans"), _rows(), strict=True):
+            record, signal = RECORDS[table]
+            for row in rows:
+                fields: dict[str, Any] = {f: MISSING.get(f) for f in record._fields}
+                fields.update({c: v if _holds(kinds[(table, c)], v) else None for c, v in row.items()})
+                for c in ("timestamp", "end_timestamp"):
+                    if c in fields and fields[c] is None:
+                        fields[c] = YEAR_1  # a time that is no time: the earliest there is instead
+                fields["dedup_key"] = int.from_bytes(os.urandom(8), "little", signed=True)
+                if fields.get("attribute_set", 0) is None:
+                    fields["attribute_set"] = 0  # NOT NULL DEFAULT 0: what an INSERT without one leaves
+                one = record(**fields)
+                try:
+                    store.submit(Batch(signal, **{table: [one]})).result(30)
+                except StoreBusy as exc:
+                    reason = str(exc).removeprefix("database error: ").splitlines()[0]
+                    refused[f"{table}: {reason}"] = refused.get(f"{table}: {reason}", 0) + 1
+        return refused
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def extreme_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path | str:
+    if request.param == "sqlite":
+        db = tmp_path_factory.mktemp("extremes") / "claude_monitoring.db"
+        write_extremes(db)
+        return db
+    cluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database()
+    request.addfinalizer(lambda: cluster.drop_database(url))
+    refused = write_extremes_postgres(url)
+    # a second 1e308 in the same rollup row (SQLite's sum becomes inf); a duration of -2**63 ms, whose
+    # histogram bucket (store/histograms.py) is no integer
+    assert set(refused) == {"metrics: value out of range: overflow", "events: integer out of range"}, refused
+    return url
 
 
 @pytest.fixture(scope="module")
-def app(extreme_db: Path) -> Iterator[RunningServer]:
+def app(extreme_db: Path | str) -> Iterator[RunningServer]:
     running = RunningServer(make_config(extreme_db))
     try:
         yield running
@@ -172,11 +248,11 @@ def test_every_api_route_answers(app: RunningServer, path: str, query: str) -> N
         strict_json(r.text)
 
 
-def test_every_session_story_and_prompt_answers(app: RunningServer, extreme_db: Path) -> None:
-    conn = sqlite3.connect(extreme_db)
-    sessions = [r[0] for r in conn.execute("SELECT DISTINCT session_id FROM events WHERE session_id IS NOT NULL")]
-    prompts = [r[0] for r in conn.execute("SELECT DISTINCT prompt_id FROM events WHERE prompt_id IS NOT NULL")]
-    conn.close()
+def test_every_session_story_and_prompt_answers(app: RunningServer, extreme_db: Path | str) -> None:
+    sessions = [r[0] for r in stored.rows(extreme_db, "SELECT DISTINCT session_id FROM events"
+                                                      " WHERE session_id IS NOT NULL")]
+    prompts = [r[0] for r in stored.rows(extreme_db, "SELECT DISTINCT prompt_id FROM events"
+                                                     " WHERE prompt_id IS NOT NULL")]
     assert len(sessions) == len(SESSIONS) and prompts
     for session_id in sessions:
         for path in (f"/api/sessions/{session_id}", f"/sessions/{session_id}"):
@@ -207,7 +283,7 @@ def test_a_sum_that_overflows_is_null(app: RunningServer) -> None:
     assert tiles("18:00:00", "19:00:00")["commits"] is None  # to -inf
 
 
-def test_a_report_shows_an_overflow_as_a_missing_number(extreme_db: Path) -> None:
+def test_a_report_shows_an_overflow_as_a_missing_number(extreme_db: Path | str) -> None:
     args = ["report", "daily", "--db", str(extreme_db), "--tz", "UTC", "--since", "2026-11-27T16:00:00",
             "--until", "2026-11-27T17:00:00"]
     row = strict_json(run(*args, "--json").stdout)["rows"][0]
@@ -228,7 +304,7 @@ REPORT_ARGS = {
 
 @pytest.mark.parametrize("args", REPORT_ARGS)
 @pytest.mark.parametrize("name", REPORTS)
-def test_every_report_in_every_format(extreme_db: Path, name: str, args: str) -> None:
+def test_every_report_in_every_format(extreme_db: Path | str, name: str, args: str) -> None:
     breakdown = ["--breakdown"] if name in ("daily", "weekly", "monthly", "users") and "model" not in args else []
     for fmt in ("table", "json", "csv"):
         flags = [] if fmt == "table" else [f"--{fmt}"]
