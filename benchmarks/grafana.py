@@ -54,13 +54,23 @@ def generate(db: str, users: int, days: int, events: int, end: datetime, seed: i
     from ccmonitor.demo.history import history
     from ccmonitor.demo.sinks import into_database
 
-    if newest(db) is not None:
+    if has_tables(db) and newest(db) is not None:
         print(f"{db}: has a history already, not generating")
         return
     started = time.monotonic()
     per_day = events / (users * days * EVENTS_PER_USER_DAY)
     sent = asyncio.run(into_database(db, history(users, days, end, per_day, seed, 0.05), lambda n: None))
     print(f"{db}: {sent:,} events in {time.monotonic() - started:.0f}s")
+
+
+def has_tables(db: str) -> bool:
+    """Whether ccmonitor has created its tables there (a new file or database has none yet)."""
+    if not is_url(db):
+        return Path(db).exists()
+    import psycopg
+
+    with psycopg.connect(db) as conn:
+        return conn.execute("SELECT to_regclass('events') IS NOT NULL").fetchone() == (True,)
 
 
 def newest(db: str) -> datetime | None:
@@ -228,7 +238,9 @@ def report(title: str, result: dict[str, dict[str, float]]) -> None:
         print(f"| {t} | " + " | ".join(f"{result[label].get(t, float('nan')):.1f}" for label in labels) + " |")
     print("| **full refresh** | " + " | ".join(f"**{result[label]['total']:.1f}**" for label in labels) + " |")
     for label in labels:
-        print(f"{label}: full refresh {result[label]['total'] / overview_ms:.2f}x the built-in overview")
+        rest = result[label]["total"] - result[label].get("Cost by user", 0)
+        print(f"{label}: full refresh {result[label]['total'] / overview_ms:.2f}x the built-in overview,"
+              f" {rest / overview_ms:.2f}x without Cost by user (the one panel that reads the range's rows)")
 
 
 if __name__ == "__main__":
