@@ -34,6 +34,7 @@ END = datetime(2026, 11, 27, 12, tzinfo=UTC)
 HISTORY = ("--users", "5", "--days", "4", "--end", END.isoformat(), "--traces", "0")
 API_REQUEST, TOOL_RESULT = "claude_code.api_request", "claude_code.tool_result"
 SESSION_METRICS = ("claude_code.session.count", "claude_code.active_time.total")
+USER_METRICS = ("claude_code.cost.usage", "claude_code.token.usage")  # what rollup_metrics_users sums
 Sums = dict[str, dict[tuple[Any, ...], float]]
 
 
@@ -94,13 +95,16 @@ def raw_sums(conn: Reader | sqlite3.Connection) -> Sums:
     def set_of(attribute_set: int | None, session: str | None) -> int | None:
         return sets.get(session) if attribute_set is None else attribute_set  # rows from before 0004: the session's
 
-    for ts, session, attribute_set, *columns, value in conn.execute(
-            "SELECT timestamp, session_id, attribute_set, metric_name, type, model, tool, decision, language,"
-            " metric_value FROM metrics"):
+    for ts, session, attribute_set, user, *columns, value in conn.execute(
+            "SELECT timestamp, session_id, attribute_set, COALESCE(user_email, account_uuid, user_id), metric_name,"
+            " type, model, tool, decision, language, metric_value FROM metrics"):
         key = text(ts[:13], *columns)
         out["rollup_metrics"][key] += value
-        if aset := set_of(attribute_set, session):
+        aset = set_of(attribute_set, session)
+        if aset:
             out["rollup_metrics_sets"][(aset, *key)] += value
+        if columns[0] in USER_METRICS:
+            out["rollup_metrics_users"][(*text(ts[:13], user, columns[0], columns[2]), aset or 0)] += value
     for ts, session, attribute_set, name, model, tool_name, success, decision, duration in conn.execute(
             "SELECT timestamp, session_id, attribute_set, event_name, model, tool_name, success, decision, duration_ms"
             " FROM events"):
@@ -120,6 +124,7 @@ def raw_sums(conn: Reader | sqlite3.Connection) -> Sums:
 ROLLUPS = {  # rollup table -> its key columns and its sum, read as raw_sums() keys them
     "rollup_metrics": "hour, metric_name, type, model, tool, decision, language, value",
     "rollup_metrics_sets": "attribute_set, hour, metric_name, type, model, tool, decision, language, value",
+    "rollup_metrics_users": 'hour, "user", metric_name, model, attribute_set, value',
     "rollup_events": "hour, event_name, model, tool_name, success, decision, n",
     "rollup_events_sets": "attribute_set, hour, event_name, model, tool_name, success, decision, n",
     "rollup_durations": "day, event_name, key, bucket, n",
@@ -158,7 +163,7 @@ def rollups_exact(db: Path | str) -> None:
 
 
 EMPTIED = ("rollup_metrics", "rollup_events", "rollup_metrics_sets", "rollup_events_sets", "rollup_durations",
-           "rollup_durations_sets", "rollup_sessions")
+           "rollup_durations_sets", "rollup_metrics_users", "rollup_sessions")
 
 
 def test_rollups_equal_raw_rows_through_inserts_and_deletes(demo_copy: Path | str) -> None:
@@ -181,6 +186,8 @@ def test_rollups_equal_raw_rows_through_updates(demo_copy: Path | str) -> None:
     db = demo_copy
     assert stored.execute(db, "UPDATE metrics SET metric_value = metric_value * 2,"
                               " timestamp = datetime(timestamp, '+3 hours') WHERE id % 5 = 0")
+    assert stored.execute(db, "UPDATE metrics SET user_email = 'moved@example.com', model = NULL WHERE id % 3 = 0")
+    assert stored.execute(db, "UPDATE metrics SET session_id = 'moved', attribute_set = NULL WHERE id % 7 = 0")
     assert stored.execute(db, "UPDATE events SET model = 'renamed', session_id = 'moved' WHERE id % 11 = 0")
     assert stored.execute(db, "UPDATE events SET duration_ms = duration_ms * 3 + 0.5, tool_name = 'Other'"
                               " WHERE id % 13 = 0")
@@ -216,7 +223,7 @@ def test_migration_builds_rollups_for_existing_rows(demo_db: Path, tmp_path: Pat
     db = copy(demo_db, tmp_path / "old.db")
     drop(db, f"name LIKE 'rollup_%' OR name IN ('events_durations', 'metrics_user', 'events_user', {quoted(V4_TABLES)},"
          f" {quoted(V4_INDEXES)})", ("0002_dashboard_rollups", "0003_writer_refreshes_rollups",
-                                    "0004_duration_histograms_and_attribute_sets"))
+                                    "0004_duration_histograms_and_attribute_sets", "0006_user_rollups"))
     conn = open_database(db)
     try:
         assert_rollups_exact(conn)

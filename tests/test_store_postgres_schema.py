@@ -20,7 +20,8 @@ def test_updates_of_rollup_keys_are_refused_and_leave_everything_as_it_was(postg
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         before = conn.execute("SELECT sum(n), sum(records) FROM rollup_events").fetchone()
         for sql in ("UPDATE events SET model = 'other'", "UPDATE events SET timestamp = timestamp + interval '1 day'",
-                    "UPDATE metrics SET metric_value = metric_value * 2", "UPDATE metrics SET type = 'x'"):
+                    "UPDATE metrics SET metric_value = metric_value * 2", "UPDATE metrics SET type = 'x'",
+                    "UPDATE metrics SET user_email = 'x'", "UPDATE metrics SET account_uuid = NULL"):
             with pytest.raises(psycopg.errors.FeatureNotSupported, match="rollups inexact"):
                 conn.execute(sql)
         assert conn.execute("UPDATE events SET prompt = NULL WHERE prompt IS NOT NULL").rowcount > 0  # not a key

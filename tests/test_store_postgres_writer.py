@@ -104,6 +104,10 @@ EXPECTED = {
                        " GROUP BY 1, 2, 3, 4, 5, 6, 7", 7),
     "rollup_metrics_sets": (f"SELECT attribute_set, {HOUR}, {M_KEYS}, SUM(metric_value), COUNT(*) FROM metrics"
                             " WHERE attribute_set != 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8", 8),
+    "rollup_metrics_users": (f"SELECT {HOUR}, COALESCE(user_email, account_uuid, user_id, ''), metric_name,"
+                             " COALESCE(model, ''), attribute_set, SUM(metric_value), COUNT(*) FROM metrics"
+                             " WHERE metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage')"
+                             " GROUP BY 1, 2, 3, 4, 5", 5),
     "rollup_events": (f"SELECT {HOUR}, {E_KEYS}, COUNT(*), COUNT(*) FROM events GROUP BY 1, 2, 3, 4, 5, 6", 6),
     "rollup_events_sets": (f"SELECT attribute_set, {HOUR}, {E_KEYS}, COUNT(*), COUNT(*) FROM events"
                            " WHERE attribute_set != 0 GROUP BY 1, 2, 3, 4, 5, 6, 7", 7),

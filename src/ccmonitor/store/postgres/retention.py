@@ -50,7 +50,7 @@ BLANK = {  # table -> the assignments that blank a row
 ROLLUPS = {  # partitioned table -> (rollup, its time column)
     "events": (("rollup_events", "hour"), ("rollup_events_sets", "hour"), ("rollup_durations", "day"),
                ("rollup_durations_sets", "day")),
-    "metrics": (("rollup_metrics", "hour"), ("rollup_metrics_sets", "hour")),
+    "metrics": (("rollup_metrics", "hour"), ("rollup_metrics_sets", "hour"), ("rollup_metrics_users", "hour")),
 }
 
 

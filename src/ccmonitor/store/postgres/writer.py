@@ -35,7 +35,7 @@ from ccmonitor.store.postgres.schema import migrate
 from ccmonitor.store.postgres.text import with_short_keys, without_nul
 from ccmonitor.store.series import State, advance, state_after
 from ccmonitor.store.writer import Done, Work, Writer
-from ccmonitor.telemetry import ACTIVE_TIME, API_REQUEST, SESSIONS, TOOL_RESULT, USER_PROMPT
+from ccmonitor.telemetry import ACTIVE_TIME, API_REQUEST, COST, SESSIONS, TOKENS, TOOL_RESULT, USER_PROMPT
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 5  # a transaction that met a deadlock or serialization failure runs again, up to this often
@@ -62,6 +62,9 @@ ROLLUP_KEYS = {
 }
 ROLLUP_TOTALS = {"metrics": ("value", "sum(metric_value)"), "events": ("n", "count(*)")}
 STAGED = {"events": EVENT_COLUMNS, "metrics": METRIC_COLUMNS, "spans": SPAN_COLUMNS}
+USER_KEYS = [("hour", HOUR), ('"user"', "COALESCE(user_email, account_uuid, user_id, '')"),
+             ("metric_name", "metric_name"), ("model", "COALESCE(model, '')"), ("attribute_set", "attribute_set")]
+USER_METRICS = f"metric_name IN ('{COST}', '{TOKENS}')"  # rollup_metrics_users (store/sqlite/rollups.py: USERS)
 
 
 def _cols(columns: Sequence[str]) -> str:
@@ -87,6 +90,8 @@ def _move(table: str) -> str:
     rollups = [_upsert(f"rollup_{table}", [("hour", HOUR), *keys], total),
                _upsert(f"rollup_{table}_sets", [("attribute_set", "attribute_set"), ("hour", HOUR), *keys], total,
                        "attribute_set != 0")]
+    if table == "metrics":
+        rollups.append(_upsert("rollup_metrics_users", USER_KEYS, total, USER_METRICS))
     if table == "events":
         durations = [("day", DAY), ("event_name", "event_name"),
                      ("key", f"COALESCE(CASE event_name WHEN '{API_REQUEST}' THEN model ELSE tool_name END, '')"),

@@ -14,6 +14,7 @@ import sqlite3
 
 from ccmonitor.store import attribute_sets, histograms
 from ccmonitor.store.aggregates import Rollup
+from ccmonitor.telemetry import COST, TOKENS
 
 ROLLUP_KEYS = {
     "metrics": ("metric_name", "type", "model", "tool", "decision", "language"),
@@ -42,8 +43,20 @@ def _sessions(table: str) -> str:
             " last_ts = max(last_ts, excluded.last_ts), user = COALESCE(user, excluded.user)")
 
 
+# Migration 0006: cost and tokens per hour, user and model, for a per-user view (Grafana's "Cost by user").
+# The attribute set is a key too (0: none), so a team filter reads it as well: a user is nearly always in
+# one team, so it adds few rows. Only two metrics: the rest has no per-user panel, and this stays small.
+USERS = Rollup(name="rollup_metrics_users", source="metrics", total=("value", "{r}.metric_value"),
+               keys=(("hour", "substr({r}.timestamp, 1, 13) || ':00:00.000'"),
+                     ("user", "COALESCE({r}.user_email, {r}.account_uuid, {r}.user_id)"),
+                     ("metric_name", "{r}.metric_name"), ("model", "{r}.model"),
+                     ("attribute_set", f"COALESCE({attribute_sets.SET_OF}, 0)")),
+               when=f"{{r}}.metric_name IN ('{COST}', '{TOKENS}')",
+               watched=("timestamp", "user_email", "account_uuid", "user_id", "metric_name", "model", "metric_value",
+                        "session_id", "attribute_set"))
+
 ROLLUP_REFRESH: dict[str, list[str]] = {table: [_hourly(table).refresh(), _sessions(table)] for table in ROLLUP_KEYS}
-for _rollup in (histograms.DURATIONS, *attribute_sets.ROLLUPS):  # migration 0004's
+for _rollup in (histograms.DURATIONS, *attribute_sets.ROLLUPS, USERS):  # migrations 0004's and 0006's
     ROLLUP_REFRESH[_rollup.source].append(_rollup.refresh())
 
 

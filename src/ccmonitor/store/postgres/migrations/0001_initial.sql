@@ -126,6 +126,11 @@ CREATE TABLE rollup_metrics_sets (
   model text NOT NULL, tool text NOT NULL, decision text NOT NULL, language text NOT NULL,
   value double precision NOT NULL, records bigint NOT NULL,
   PRIMARY KEY (attribute_set, hour, metric_name, type, model, tool, decision, language));
+-- cost and tokens per hour, user (e-mail, else account, else user id) and model; attribute_set 0 for none
+CREATE TABLE rollup_metrics_users (
+  hour timestamptz NOT NULL, "user" text NOT NULL, metric_name text NOT NULL, model text NOT NULL,
+  attribute_set bigint NOT NULL, value double precision NOT NULL, records bigint NOT NULL,
+  PRIMARY KEY (hour, "user", metric_name, model, attribute_set));
 CREATE TABLE rollup_events (
   hour timestamptz NOT NULL, event_name text NOT NULL, model text NOT NULL, tool_name text NOT NULL,
   success text NOT NULL, decision text NOT NULL,
@@ -249,6 +254,18 @@ BEGIN
      AND (attribute_set, hour) IN (SELECT DISTINCT attribute_set, date_trunc('hour', timestamp, 'UTC')
                                      FROM gone WHERE attribute_set != 0);
 
+  UPDATE rollup_metrics_users r SET value = r.value - g.value, records = r.records - g.records
+    FROM (SELECT date_trunc('hour', timestamp, 'UTC') AS hour,
+                 COALESCE(user_email, account_uuid, user_id, '') AS "user", metric_name,
+                 COALESCE(model, '') AS model, attribute_set, sum(metric_value) AS value, count(*) AS records
+            FROM gone WHERE metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage')
+           GROUP BY 1, 2, 3, 4, 5) g
+   WHERE r.hour = g.hour AND r."user" = g."user" AND r.metric_name = g.metric_name AND r.model = g.model
+     AND r.attribute_set = g.attribute_set;
+  DELETE FROM rollup_metrics_users WHERE records <= 0
+     AND hour IN (SELECT DISTINCT date_trunc('hour', timestamp, 'UTC') FROM gone
+                   WHERE metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage'));
+
   WITH marks AS (SELECT session_id, min(timestamp) AS lo, max(timestamp) AS hi FROM gone
                   WHERE session_id IS NOT NULL
                     AND metric_name IN ('claude_code.session.count', 'claude_code.active_time.total')
@@ -277,6 +294,6 @@ BEGIN
 END
 $$;
 CREATE TRIGGER rollup_metrics_keys BEFORE UPDATE OF timestamp, session_id, attribute_set, metric_name, type, model,
-  tool, decision, language, metric_value ON metrics FOR EACH STATEMENT EXECUTE FUNCTION rollup_keys_are_fixed();
+  tool, decision, language, metric_value, user_email, account_uuid, user_id ON metrics FOR EACH STATEMENT EXECUTE FUNCTION rollup_keys_are_fixed();
 CREATE TRIGGER rollup_events_keys BEFORE UPDATE OF timestamp, session_id, attribute_set, event_name, model,
   tool_name, success, decision, duration_ms ON events FOR EACH STATEMENT EXECUTE FUNCTION rollup_keys_are_fixed();
