@@ -167,15 +167,25 @@ def test_charts_equal_the_built_in_sums_per_bucket(g: Grafana, history: Path | s
         {k: v for k, v in expected.items() if v}, abs=1e-9)
 
 
-def test_cost_by_user_equals_the_built_in_cost_of_each_user(g: Grafana, history: Path | str) -> None:
-    _, start, end = RANGES[1]
-    end = no_record_at(history, end)
-    rows = g.rows("Cost by user", (ms(start), ms(end)))
-    assert len(rows) == 6
-    for row in rows:
-        f = Filters(since=start, until=end, users=(row["User"],))
-        cost = stored.read(history, lambda r, f=f: tiles.tiles(r, f))["cost_usd"]  # type: ignore[misc]
-        assert row["Cost (USD)"] == pytest.approx(cost, abs=1e-6)
+@pytest.mark.parametrize("selection", ["none", "team", "two-teams", "model", "user", "session"])
+def test_cost_by_user_equals_the_built_in_cost_of_each_user(g: Grafana, history: Path | str,
+                                                            span: tuple[datetime, datetime], selection: str) -> None:
+    """Whole hours from rollup_metrics_users (its attribute_set under a team), edges from rows; Sessions
+    counts the user's sessions active in the range, as the session variable lists them."""
+    selected = picks(history)[selection]
+    rng = (ms(span[0]), ms(span[1]))
+    rows = g.rows("Cost by user", rng, selected)
+    users = [u["id"] for u in stored.read(history, lambda r: facets.users(r, Filters(since=span[0], until=span[1])))]
+    costs = {}
+    for user in selected.get("user", users):
+        f = built_in({**selected, "user": [user]}, *span)
+        costs[user] = stored.read(history, lambda r, f=f: tiles.tiles(r, f))["cost_usd"]  # type: ignore[misc]
+    assert {r["User"]: r["Cost (USD)"] for r in rows} == pytest.approx({u: c for u, c in costs.items() if c},
+                                                                       abs=1e-6)
+    if selection == "none":
+        active = stored.rows(history, 'SELECT "user", COUNT(*) FROM rollup_sessions WHERE last_ts >= ?'
+                                      " AND first_ts <= ? GROUP BY 1", [names.utc_text(t) for t in span])
+        assert {r["User"]: r["Sessions"] for r in rows} == {u: n for u, n in active if u in costs and costs[u]}
 
 
 def test_variables_offer_the_built_in_filter_choices(g: Grafana, history: Path | str) -> None:

@@ -23,7 +23,11 @@ from panel_sql import (
     Postgres,
     Sqlite,
     Sum,
+    branches,
+    every,
     filters,
+    hours,
+    one_of,
     percentiles,
     summed,
 )
@@ -90,12 +94,21 @@ def cost_by_model(ds: Datasource) -> str:
 
 
 def cost_by_user(ds: Datasource) -> str:
-    """No rollup has a user: the one summary panel that reads the range's rows (its cost points). Summed
-    per user and session first, so PostgreSQL can hash instead of sorting every row for the DISTINCT."""
-    return ('SELECT "User", SUM(cost) AS "Cost (USD)", COUNT(session_id) AS "Sessions"\nFROM (\n'
-            f'  SELECT {USER} AS "User", session_id, SUM(metric_value) AS cost\n  FROM metrics\n'
-            f"  WHERE metric_name = '{COST}'\n    AND {ds.between()}\n    AND {filters(ds)}\n  GROUP BY 1, 2\n"
-            ") AS s\nGROUP BY 1\nORDER BY 2 DESC, 1")
+    """Cost per user from rollup_metrics_users (keyed by attribute set too, so a team reads it as well) for
+    the whole hours and rows for the edges; Sessions = the user's sessions active in the range, as the
+    session variable lists them (rollup_sessions: no rollup can count distinct sessions over hours)."""
+    what = f"metric_name = '{COST}' AND {one_of('model', 'model')}"
+    costs = branches(ds, "metrics", "rollup_metrics_users", hours(ds), 'NULLIF("user", \'\') AS u, value AS v',
+                     f"{USER} AS u, metric_value AS v", what, what, sets_table="rollup_metrics_users")
+    team = (f"({every('team')} OR session_id IN (SELECT session FROM session_attribute_sets"
+            f" WHERE attribute_set IN ({ds.team_sets})))")
+    return (f"WITH costs AS (\n  SELECT u, SUM(v) AS cost FROM (\n  {costs}\n  ) AS s GROUP BY 1\n"
+            '), sessions AS (\n  SELECT "user" AS u, COUNT(*) AS n FROM rollup_sessions\n'
+            f'  WHERE last_ts >= {ds.since} AND first_ts <= {ds.until} AND "user" IS NOT NULL\n'
+            f"    AND {one_of('user', chr(34) + 'user' + chr(34))} AND {one_of('session', 'session_id')} AND {team}\n"
+            "  GROUP BY 1\n)\n"
+            'SELECT c.u AS "User", c.cost AS "Cost (USD)", COALESCE(n.n, 0) AS "Sessions"\n'
+            "FROM costs c LEFT JOIN sessions n ON n.u = c.u\nORDER BY 2 DESC, 1")
 
 
 def tool_usage(ds: Datasource) -> str:
@@ -191,8 +204,8 @@ PANELS = [
     Panel("Cost by model", "barchart", (0, 20, 8, 8), cost_by_model, unit="currencyUSD", decimals=None,
           x_field="Model"),
     Panel("Cost by user", "table", (8, 20, 8, 8), cost_by_user,
-          "User = e-mail, else account UUID, else the hashed user.id. Reads the range's cost points: no rollup"
-          " has a user.", overrides={"Cost (USD)": USD}),
+          "User = e-mail, else account UUID, else the hashed user.id. Sessions = the user's sessions active in"
+          " the range.", overrides={"Cost (USD)": USD}),
     Panel("Tool usage", "barchart", (16, 20, 8, 8), tool_usage, "Tool runs (claude_code.tool_result events).",
           decimals=None, x_field="Tool"),
     Panel("Tool success rate", "table", (0, 28, 12, 8), tool_success,

@@ -5,9 +5,9 @@ picker reaches the SQL, hours and days, JSON, a row's attribute set); the builde
 The rule is the built-in dashboard's (src/ccmonitor/queries/rollups.py, percentiles.py):
   * a sum or count reads the hourly rollups for the whole hours of the range and raw rows for the
     partial hours at its edges, so it is exact and reads at most two hours of rows;
-  * a user or session filter sends the whole range to raw rows (the rollups have neither column; the
-    rows have an index on each); so does a range without a whole hour in it, and a chart bucket that
-    is not a multiple of an hour;
+  * a user or session filter sends the whole range to raw rows (the rollups have no session column, and
+    only rollup_metrics_users has a user; the rows have an index on each); so does a range without a
+    whole hour in it, and a chart bucket that is not a multiple of an hour;
   * the team variable means the built-in `attr.team` filter: the attribute sets whose `team` is one of
     the chosen values (store/attribute_sets.py); rollups then come from their `_sets` twins;
   * exact percentiles (p50/p95 latency, median tool duration) in two steps: count durations per bucket
@@ -198,9 +198,10 @@ def days(ds: Datasource) -> Units:
 
 
 def branches(ds: Datasource, table: str, rollup_table: str, units: Units, rollup: str, raw: str, what: str,
-             rollup_what: str, only: str = "", tail: str = "") -> str:
+             rollup_what: str, only: str = "", tail: str = "", sets_table: str = "") -> str:
     """UNION ALL of the branches that together read each row of the range once: its whole units from
-    `rollup_table` (its `_sets` twin under a team), the partial units at its edges from `table`, or the
+    `rollup_table` (under a team, `sets_table`: by default its `_sets` twin; a rollup keyed by
+    attribute_set itself names itself), the partial units at its edges from `table`, or the
     whole range from `table` where the rollups can't serve it. `rollup` / `raw` are the columns selected,
     `rollup_what` / `what` the conditions on rollups / rows, `only` a further condition for using the
     rollups (a chart bucket of whole hours), `tail` ends every branch (a GROUP BY)."""
@@ -210,6 +211,7 @@ def branches(ds: Datasource, table: str, rollup_table: str, units: Units, rollup
     rows = what + " AND " + filters(ds, user=False, session=False, model=False)
     whole = ds.between()
     first_start, end_start, source = units.first_start, units.end_start, rollup_table
+    sets_table = sets_table or f"{rollup_table}_sets"
     if ds.folds_constants:  # PostgreSQL drops `'__all' IN (...) OR` itself: one branch for the whole range
         without = [f"SELECT {raw} FROM {table}\n    WHERE NOT ({rollups})\n      AND {whole} AND {what}"
                    f" AND {filters(ds, model=False)}"]
@@ -223,7 +225,7 @@ def branches(ds: Datasource, table: str, rollup_table: str, units: Units, rollup
             f"      AND {whole} AND {rows}"]
     return "\n  UNION ALL ".join(branch + tail for branch in [
         f"SELECT {rollup} FROM {source}\n    WHERE {rollups} AND {every('team')}\n      AND {span} AND {rollup_what}",
-        f"SELECT {rollup} FROM {source}_sets\n    WHERE {rollups} AND {some('team')}\n"
+        f"SELECT {rollup} FROM {sets_table}\n    WHERE {rollups} AND {some('team')}\n"
         f"      AND attribute_set IN ({ds.team_sets})\n      AND {span} AND {rollup_what}",
         f"SELECT {raw} FROM {table}\n    WHERE {rollups}\n      AND {ds.before(first_start)} AND {rows}",
         f"SELECT {raw} FROM {table}\n    WHERE {rollups}\n      AND {ds.after(end_start)} AND {rows}",
