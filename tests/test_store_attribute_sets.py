@@ -40,8 +40,9 @@ def test_migration_0004_maps_old_sessions_to_the_sets_ingest_would_give(demo_db:
         terminals = tuple(r[0] for r in conn.execute("SELECT DISTINCT terminal_type FROM events"))
         answers = {t: [query(conn, f) for f in team_filters(t) for query in (tiles, models)] for t in teams}
     db = copy(demo_db, tmp_path / "pre4.db")
-    drop(db, f"name LIKE 'rollup_%_sets%' OR name LIKE 'rollup_durations%' OR name IN ({quoted(V4_TABLES)},"
-         f" {quoted(V4_INDEXES)})", ("0004_duration_histograms_and_attribute_sets",))
+    drop(db, f"name LIKE 'rollup_%_sets%' OR name LIKE 'rollup_durations%' OR name LIKE 'rollup_metrics_users%'"
+         f" OR name IN ({quoted(V4_TABLES)}, {quoted(V4_INDEXES)})",  # 0006 keys its rollup on the sets too
+         ("0004_duration_histograms_and_attribute_sets", "0006_user_rollups"))
     conn = open_database(db)
     try:
         assert set(conn.execute("SELECT session, attributes FROM session_attribute_sets"
