@@ -110,7 +110,7 @@ _USAGE = """
     UNION ALL SELECT {key}, {model}, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            CASE WHEN t.event_name = '{request}' THEN 1 ELSE 0 END, CASE WHEN t.event_name = '{error}' THEN 1 ELSE 0 END
     FROM events t WHERE t.event_name IN ('{request}', '{error}') AND {modelled})
-  SELECT k, model, {sums}, SUM(cost) AS cost_usd, SUM(started) AS started, COUNT(DISTINCT session_id) AS used,
+  SELECT k, model, {sums}, {cost_sum} AS cost_usd, {started_sum} AS started, COUNT(DISTINCT session_id) AS used,
          SUM(requests) AS api_requests, SUM(errors) AS api_errors
   FROM u GROUP BY k, model ORDER BY k IS NULL, k, model"""
 _STARTED = """
@@ -130,7 +130,8 @@ def usage(conn: Reader, filters: Filters, by: str, tz: tzinfo | None = None,
         tokens=", ".join(TOKEN_COLUMNS.values()), key=key, model="t.model" if split else "NULL",
         token_values=_TOKENS, cost=names.COST, token=names.TOKENS, modelled=modelled, started=started,
         request=names.API_REQUEST, error=names.API_ERROR,
-        sums=", ".join(f"SUM({c}) AS {c}" for c in TOKEN_COLUMNS.values()))
+        sums=", ".join(f"{conn.sql.total(c)} AS {c}" for c in TOKEN_COLUMNS.values()),
+        cost_sum=conn.sql.total("cost"), started_sum=conn.sql.total("started"))
     params = [*kp, *mp, *([] if split else [*kp, *up]), *kp, *mp]
     name = "period" if by in PERIODS else ("session_id" if by == "session" else by)
     out = []

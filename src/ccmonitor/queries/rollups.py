@@ -25,8 +25,8 @@ from ccmonitor.telemetry import utc_text
 HOUR = timedelta(hours=1)
 COLUMNS = {"metrics": frozenset({"metric_name", "type", "model", "tool", "decision", "language"}),
            "events": frozenset({"event_name", "model", "tool_name", "success", "decision"})}
-MEASURE = {"metrics": ("SUM(metric_value)", "SUM(value)", "metric_name"),  # raw sum, rollup sum, name column
-           "events": ("COUNT(*)", "SUM(n)", "event_name")}
+MEASURE = {"metrics": ("metric_value", "value", "metric_name"),  # raw value, rollup sum, name column
+           "events": (None, "n", "event_name")}  # records: counted
 Key = tuple[object, ...]
 
 
@@ -57,7 +57,9 @@ def totals(conn: Reader, table: str, f: Filters, names: tuple[str, ...], by: tup
     """{(bucket?, *by values): sum} of metric_value (metrics) or of records (events) named `names`."""
     if not set(by) <= COLUMNS[table]:
         raise ValueError(f"cannot group {table} by {by}")
-    raw_measure, rollup_measure, name_column = MEASURE[table]
+    raw_value, rollup_value, name_column = MEASURE[table]
+    raw_measure = conn.sql.total(raw_value) if raw_value else "COUNT(*)"
+    rollup_measure = conn.sql.total(rollup_value) if raw_value else f"SUM({rollup_value})"
     marks = ", ".join("?" * len(names))
     hours, raws = split(f, bucket)
     out: dict[Key, float] = defaultdict(float)

@@ -86,7 +86,8 @@ def _add_totals(conn: Reader, f: Filters, sessions: list[dict[str, Any]]) -> Non
     if f.models:
         where, params = Filters(since=f.since, until=f.until, models=f.models).where(conn.sql)
     for sid, metric, kind, total in conn.execute(
-        f"SELECT session_id, metric_name, type, SUM(metric_value) FROM metrics WHERE session_id IN ({marks})"
+        f"SELECT session_id, metric_name, type, {conn.sql.total('metric_value')} FROM metrics"
+        f" WHERE session_id IN ({marks})"
         f" AND {where} AND {conn.sql.hint('metric_name')} IN (?, ?, ?) GROUP BY session_id, metric_name, type",
             [*ids, *params, *names.MODEL_METRICS]):
         s = by_id[sid]

@@ -43,6 +43,10 @@ class Dialect(Protocol):
     def command_name(self, column: str) -> str:
         """The slash command a user_prompt stands for (`command_name`), else NULL; never fails on bad JSON."""
 
+    def total(self, expr: str) -> str:
+        """SUM of a float expression that never fails: past the largest float it is infinite (SQLite's
+        SUM) rather than an error (PostgreSQL's float SUM), so a view shows a missing number, not a 500."""
+
     def is_number(self, column: str) -> str:
         """True where the duration in `column` is a number (SQLite keeps what it was given)."""
 

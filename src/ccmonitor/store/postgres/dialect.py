@@ -33,6 +33,11 @@ class PostgresDialect:
     def command_name(self, column: str) -> str:
         return f"({column} ->> 'command_name')"
 
+    def total(self, expr: str) -> str:
+        # numeric holds any finite sum (and ±Infinity); the reader turns it into a float: inf past the
+        # largest one, as SQLite's SUM gives. float8's SUM raises "value out of range" instead.
+        return f"SUM(CAST({expr} AS numeric))"
+
     def is_number(self, column: str) -> str:
         return f"{column} IS NOT NULL"
 

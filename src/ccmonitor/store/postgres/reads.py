@@ -41,12 +41,16 @@ class Text(Loader):
 
 
 class Number(Loader):
+    """numeric (a SUM of a bigint, Dialect.total) as a Python number: an int where it is one that fits
+    64 bits, else a float (inf past the largest float, as SQLite's SUM gives)."""
+
     def load(self, data: Any) -> int | float:
         text = bytes(data).decode()
         try:
-            return int(text)
+            value = int(text)
         except ValueError:
             return float(text)
+        return value if -(1 << 63) <= value < (1 << 63) else float(text)
 
 
 def configure(conn: psycopg.Connection[Any]) -> None:

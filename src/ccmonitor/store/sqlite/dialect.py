@@ -37,6 +37,9 @@ class SqliteDialect:
         return (f"CASE WHEN instr({column}, '\"command_name\"') AND json_valid({column})"
                 f" THEN json_extract({column}, '$.command_name') END")
 
+    def total(self, expr: str) -> str:
+        return f"SUM({expr})"
+
     def is_number(self, column: str) -> str:
         return f"typeof({column}) IN ('integer', 'real')"
 
