@@ -14,6 +14,7 @@ import pytest
 from capture import CAPTURES, STANDARD, replay_scenario
 from ccmonitor.config import Config
 from ccmonitor.server import ThreadedServer
+from ccmonitor.store.postgres import PostgresStore
 from postgres_cluster import PostgresCluster
 from postgres_cluster import start as start_postgres
 
@@ -157,3 +158,13 @@ def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
         yield url
     finally:
         postgres_cluster.drop_database(url)
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[PostgresStore]:
+    """A writing PostgresStore on a fresh database, closed after the test."""
+    store = PostgresStore(postgres_url)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -5,7 +5,6 @@ receiver's cache."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -16,15 +15,6 @@ from ccmonitor.store.postgres.partitions import Partitions, existing, following,
 from ccmonitor.store.postgres.writer import connect
 from otlp_builders import event_request
 from test_store_postgres_writer import batch_of, pg_rows, rollup_mismatches
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[PostgresStore]:
-    store = PostgresStore(postgres_url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 @pytest.mark.parametrize(("stored", "partition", "lo", "hi"), [

@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +49,6 @@ def captured_batches() -> list[Batch]:
 
 def store_all(store: PostgresStore | SqliteStore, batches: list[Batch]) -> list[StoreResult]:
     return [store.submit(b).result(60) for b in batches]
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[PostgresStore]:
-    store = PostgresStore(postgres_url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def pg_rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:

@@ -5,7 +5,6 @@ increment, and a restored state never replaces a newer one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -119,15 +118,6 @@ def test_after_a_copy_a_cumulative_point_adds_only_its_increment(lite: Path, pos
     for db in (lite, postgres_url):
         fill(db, *later)
     assert sums(postgres_url) == sums(lite) == [("s1", 400.0), ("s2", 9.0)]
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[PostgresStore]:
-    store = PostgresStore(postgres_url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def test_a_restored_state_never_replaces_a_newer_one(pg: PostgresStore, postgres_url: str) -> None:
