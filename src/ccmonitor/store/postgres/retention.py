@@ -155,7 +155,11 @@ def drop(conn: psycopg.Connection, table: str, month: Month) -> int:
             conn.execute(f"DELETE FROM {rollup} WHERE {column} >= %s{bound} AND {column} < %s{bound}",
                          (lo, hi) if column == "hour" else (lo[:10], _day(hi)))
         conn.execute(f"DROP TABLE {partition}")
-        # the sessions that started before the month's end may have lost their first or last mark
+        # the sessions that started before the month's end may have lost their first or last mark. Lock
+        # them first: a receiver that moved one has committed by then, and the next statement (a newer
+        # snapshot) sees its rows instead of undoing its move with bounds from before it
+        conn.execute("SELECT 1 FROM rollup_sessions WHERE first_ts < %s::timestamptz ORDER BY session_id"
+                     " FOR UPDATE", (hi,))
         conn.execute("UPDATE rollup_sessions r SET (first_ts, last_ts) = (SELECT b.first_ts, b.last_ts"
                      " FROM session_bounds(r.session_id) b) WHERE r.first_ts < %s::timestamptz", (hi,))
         conn.execute("DELETE FROM rollup_sessions WHERE first_ts IS NULL")

@@ -216,6 +216,10 @@ BEGIN
      AND (attribute_set, day) IN (SELECT DISTINCT attribute_set, (timestamp AT TIME ZONE 'UTC')::date
                                     FROM gone WHERE attribute_set != 0);
 
+  -- lock the sessions first: a receiver that moved one of them has committed by then, and the bounds
+  -- below (a statement of its own, so a newer snapshot) see its rows instead of undoing its move
+  PERFORM 1 FROM rollup_sessions WHERE session_id IN (SELECT session_id FROM gone
+     WHERE session_id IS NOT NULL AND event_name = 'claude_code.user_prompt') ORDER BY session_id FOR UPDATE;
   WITH marks AS (SELECT session_id, min(timestamp) AS lo, max(timestamp) AS hi FROM gone
                   WHERE session_id IS NOT NULL AND event_name = 'claude_code.user_prompt' GROUP BY session_id)
   UPDATE rollup_sessions r SET first_ts = b.first_ts, last_ts = b.last_ts
@@ -266,6 +270,9 @@ BEGIN
      AND hour IN (SELECT DISTINCT date_trunc('hour', timestamp, 'UTC') FROM gone
                    WHERE metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage'));
 
+  PERFORM 1 FROM rollup_sessions WHERE session_id IN (SELECT session_id FROM gone WHERE session_id IS NOT NULL
+     AND metric_name IN ('claude_code.session.count', 'claude_code.active_time.total'))
+   ORDER BY session_id FOR UPDATE;  -- as in rollup_events_deleted
   WITH marks AS (SELECT session_id, min(timestamp) AS lo, max(timestamp) AS hi FROM gone
                   WHERE session_id IS NOT NULL
                     AND metric_name IN ('claude_code.session.count', 'claude_code.active_time.total')
