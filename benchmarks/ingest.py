@@ -302,13 +302,16 @@ def sqlite_runs(args: argparse.Namespace, bodies: list[bytes]) -> None:
             db = work / f"{name.replace('/', '-')}.db"
             server = ServerProcess(db, synchronous=args.synchronous)
             try:
+                cpu = server.cpu_s()
                 result = run_clients(sender(server.ports[transport]), bodies, args.clients)
+                cpu = server.cpu_s() - cpu
                 stored = count(db)
                 rate = stored / result["elapsed"]
                 print(f"{name:14s} {rate:9,.0f} records/s  ({rate / raw:.2f} of raw)  stored {stored:,}/"
                       f"{args.records:,}  503s {result['503']}  other errors {result['other']}  p50"
                       f" {result['p50_ms']:.1f} ms  p95 {result['p95_ms']:.1f} ms  p99 {result['p99_ms']:.1f} ms"
-                      f"  peak RSS {server.peak_rss_mb():.0f} MB")
+                      f"  peak RSS {server.peak_rss_mb():.0f} MB  server CPU {cpu:.1f} s"
+                      f" ({1e6 * cpu / stored:.0f} us/record)")
             finally:
                 server.stop()
         if args.overload:
