@@ -52,3 +52,14 @@ def settings(url: str) -> str:
         rows = conn.execute("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)"
                             " ORDER BY name", [list(names)]).fetchall()
     return ", ".join(f"{k}={v}" for k, v in rows)
+
+
+def vacuum_analyze(url: str) -> list[str]:
+    """VACUUM (ANALYZE) every ordinary table (partitions included, partitioned parents not), what autovacuum
+    does on a server that runs it; returns the names. Autovacuum never analyzes a partitioned parent."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = [name for (name,) in conn.execute("SELECT quote_ident(relname) FROM pg_class WHERE relkind = 'r'"
+                                                  " AND relnamespace = current_schema()::regnamespace ORDER BY 1")]
+        if names:
+            conn.execute(f"VACUUM (ANALYZE) {', '.join(names)}")
+    return names

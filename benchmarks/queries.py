@@ -12,7 +12,9 @@ included, which is what the dashboard waits for. `--via store` makes the very sa
 process through `open_store(db).read(...)` with the functions the API calls (no HTTP, no JSON): the
 database's share. `--generate` builds the history first through `Ingest.export`, the receivers' own
 path (what `ccmonitor demo` does), so every row, rollup and partition is the store's own work; a
-PostgreSQL database is created for it (it must not hold a history yet) and kept for reruns.
+PostgreSQL database is created for it (it must not hold a history yet) and kept for reruns. `--vacuum`
+first does what autovacuum would have done by then (statistics, dead rollup versions): measure a
+PostgreSQL history with it unless the server runs autovacuum and has caught up.
 
 Ranges end at the newest record, so a history built last week measures the same as a fresh one.
 Each call is made once to warm up, then --runs times in a row; p50/p95/max are reported per call.
@@ -22,8 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import http.client
-import itertools
 import os
 import platform
 import socket
@@ -47,7 +49,6 @@ from ccmonitor.queries.panels import PANELS  # noqa: E402
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 Call = Callable[[], object]
-REOPEN_EVERY = 10  # requests (~5,000 records each) per PostgreSQL store while generating
 
 
 def free_port() -> int:
@@ -99,10 +100,7 @@ def describe_postgres(url: str) -> dict[str, object]:
 
 
 def generate(db: str, users: int, days: int, events: int, end: datetime, seed: int) -> None:
-    """The history, through Ingest.export into the store (ccmonitor demo's in-process path). On PostgreSQL
-    the store is opened afresh every REOPEN_EVERY requests: the writer's staging tables only grow over a
-    connection's life (DELETE leaves dead rows, and nothing vacuums a temporary table), so one store
-    writing 20M rows slows down ~10x within the first 400k (docs/benchmarks.md, PostgreSQL)."""
+    """The history, through Ingest.export into the store (ccmonitor demo's in-process path)."""
     from ccmonitor.demo.catalog import EVENTS_PER_USER_DAY
     from ccmonitor.demo.history import history
     from ccmonitor.demo.sinks import into_database
@@ -111,19 +109,15 @@ def generate(db: str, users: int, days: int, events: int, end: datetime, seed: i
     if postgres and not databases.create(db, fresh=False):
         raise SystemExit(f"{databases.name_of(db)} exists already: drop it, or leave out --generate to measure it")
     started = last = time.monotonic()
-    done = 0
 
     def progress(n: int) -> None:
         nonlocal last
         if time.monotonic() - last >= 60:
             last = time.monotonic()
-            print(f"  {done + n:,} events, {(done + n) / (last - started):,.0f}/s", file=sys.stderr, flush=True)
+            print(f"  {n:,} events, {n / (last - started):,.0f}/s", file=sys.stderr, flush=True)
 
     requests = history(users, days, end, events / (users * days * EVENTS_PER_USER_DAY), seed, 0.05)
-    if not postgres:
-        done = asyncio.run(into_database(Path(db), requests, progress))
-    while postgres and (chunk := list(itertools.islice(requests, REOPEN_EVERY))):
-        done += asyncio.run(into_database(db, iter(chunk), progress))
+    done = asyncio.run(into_database(db if postgres else Path(db), requests, progress))
     took = time.monotonic() - started
     print(f"generated {done:,} events in {took:.0f} s ({done / took:,.0f} events/s)", flush=True)
 
@@ -215,11 +209,18 @@ def main() -> None:
     ap.add_argument("--end", help="when the generated history ends (ISO 8601, default now)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--vacuum", action="store_true",
+                    help="PostgreSQL: VACUUM (ANALYZE) every table first, as autovacuum would (for a server that runs"
+                         " without it, or right after --generate)")
     args = ap.parse_args()
     if args.generate:
         end = datetime.fromisoformat(args.end.replace("Z", "+00:00")) if args.end else datetime.now(UTC)
         generate(args.db, args.users, args.days, args.events, end if end.tzinfo else end.replace(tzinfo=UTC),
                  args.seed)
+    if args.vacuum and databases.is_postgres(args.db):
+        t = time.monotonic()
+        tables = databases.vacuum_analyze(args.db)
+        print(f"VACUUM (ANALYZE) of {len(tables)} tables in {time.monotonic() - t:.0f} s", flush=True)
     info = describe(args.db)
     last = info["last"]
     assert isinstance(last, datetime)
@@ -248,7 +249,7 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.5)
-        report([(label, lambda path=path: get(port, path)) for label, path in calls(info, until)], args.runs)
+        report([(label, functools.partial(get, port, path)) for label, path in calls(info, until)], args.runs)
     finally:
         server.terminate()
         server.wait(30)
