@@ -63,6 +63,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store_prompts", bool, True, "Keep prompt text; when false no prompt text is stored anywhere"),
     Setting("auth_token", str, None, "If set, OTLP, the dashboard, the API and /stats require it (Bearer, or"
             " Basic with it as password); /health stays open"),
+    Setting("tls_cert", str, None, "PEM certificate (chain) file: serve gRPC, OTLP/HTTP and the dashboard over TLS"
+            " (with --tls-key)"),
+    Setting("tls_key", str, None, "PEM private key file of --tls-cert"),
+    Setting("redact", str, "default", "Secrets in prompts, tool parameters, error messages and span attributes are"
+            " replaced with [REDACTED:<kind>] before storage: 'default', 'off', or a file of extra patterns"
+            " (docs/team.md)"),
+    Setting("hash_emails", bool, False, "Store e-mail addresses as a keyed hash (the same address, the same hash,"
+            " so per-user views still work)"),
     Setting("retention_days", int, 0, "Delete telemetry older than this many days (0 = keep forever)"),
     Setting("prompt_retention_days", int, 0, "Blank prompt text older than this many days (0 = keep)"),
     Setting("log_level", str, "INFO", "Log level of the server (payloads are never logged)"),
@@ -89,6 +97,10 @@ class Config:
     synchronous: str = "FULL"
     store_prompts: bool = True
     auth_token: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    redact: str = "default"
+    hash_emails: bool = False
     retention_days: int = 0
     prompt_retention_days: int = 0
     log_level: str = "INFO"
@@ -125,6 +137,14 @@ class Config:
         for name in ("header_timeout_s", "body_timeout_s", "keepalive_timeout_s", "max_connections"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("tls_cert and tls_key go together: set both, or neither")
+        for name in ("tls_cert", "tls_key"):
+            path = getattr(self, name)
+            if path and not Path(path).expanduser().is_file():
+                raise ConfigError(f"{name}: no file {path}")
+        if self.redact not in ("off", "default") and not Path(self.redact).expanduser().is_file():
+            raise ConfigError(f"redact must be off, default or a file of patterns; no file {self.redact}")
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
