@@ -4,9 +4,22 @@ Both the OTLP receivers and the dashboard's guard (web/auth.py) check it here.""
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ccmonitor.errors import Unauthenticated
+
+TOKEN_ATTRIBUTE = "ccmonitor.token"  # the resource attribute that names the token a record came with
+ROLES = ("ingest", "viewer", "admin")
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a request proved to be: a token's name and role, and the resource attributes the server
+    adds to what it sends (its `--attr` values and its own name under TOKEN_ATTRIBUTE)."""
+    name: str
+    role: str
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 def check_token(header: str | None, token: str | None) -> None:

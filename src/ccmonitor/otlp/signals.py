@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 
+from ccmonitor.credentials import Sender
 from ccmonitor.inflight import Hold
 from ccmonitor.otlp import decode, logs, metrics, traces
 from ccmonitor.records import Batch, Decoded
@@ -34,9 +35,13 @@ class Signal:
     rejected_field: str  # the partial_success counter
     grpc_service: str
 
-    def decode(self, body: bytes, media_type: str, rules: Rules) -> tuple[Batch, int, str]:
-        """An uncompressed body -> (rows, records rejected, why)."""
+    def decode(self, body: bytes, media_type: str, rules: Rules,
+               sender: Sender | None = None) -> tuple[Batch, int, str]:
+        """An uncompressed body -> (rows, records rejected, why). The sender's attributes (its token's)
+        are set on every resource first, so they are custom attributes like the client's own."""
         message = decode.parse(body, media_type, self.request_type, self.name, rules.max_records)
+        if sender is not None and sender.attributes:
+            stamp(message, sender.attributes)
         return self.to_batch(message, rules.store_prompts)
 
     def response(self, rejected: int, message: str) -> Message:
@@ -63,6 +68,20 @@ SIGNALS: dict[str, Signal] = {
 }
 
 
+def stamp(message: Message, extra: tuple[tuple[str, str], ...]) -> None:
+    """Set server-side resource attributes on every resource of an export request; on a conflict the
+    server's value wins (a laptop cannot report itself into another team, or as another token)."""
+    keys = {key for key, _ in extra}
+    for field_name in ("resource_logs", "resource_metrics", "resource_spans"):
+        for resource in getattr(message, field_name, ()):
+            attrs = resource.resource.attributes
+            kept = [kv for kv in attrs if kv.key not in keys]
+            del attrs[:]
+            attrs.extend(kept)
+            for key, value in extra:
+                attrs.add(key=key).value.string_value = value
+
+
 @dataclass(frozen=True)
 class Export:
     """One export request as received (the ingest.Request of the receivers)."""
@@ -71,6 +90,7 @@ class Export:
     media_type: str
     encoding: str | None
     rules: Rules
+    sender: Sender | None = None  # the token that sent it, when tokens are in use
 
     @property
     def name(self) -> str:
@@ -80,5 +100,5 @@ class Export:
         body = decode.decompress(self.wire, self.encoding, self.rules.max_body_bytes)
         if body is not self.wire:
             hold.add(len(body))
-        batch, rejected, message = self.signal.decode(body, self.media_type, self.rules)
+        batch, rejected, message = self.signal.decode(body, self.media_type, self.rules, self.sender)
         return Decoded(batch, rejected, message)
