@@ -35,4 +35,4 @@ def test_migrations_apply_once_however_many_stores_open(postgres_url: str) -> No
         store.close()
     with psycopg.connect(postgres_url) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
-    assert names == ["0001_initial"]
+    assert names == ["0001_initial", "0002_tokens_and_secrets"]

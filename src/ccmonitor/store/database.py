@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 
 from ccmonitor.errors import Overloaded
 from ccmonitor.records import Batch, StoreResult
-from ccmonitor.store import Reader, Row
+from ccmonitor.store import Reader, Row, access
 from ccmonitor.store.health import WriterHealth
 from ccmonitor.store.writer import Writer
 
@@ -66,6 +66,32 @@ class Database:
 
     def stats(self) -> dict[str, Any]:
         return self._reads.stats()
+
+    # -- tokens and secrets (store/access.py) -------------------------------------------------------
+    def _change(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
+        """One transaction over the statements on a connection of its own; the last one's rows."""
+        raise NotImplementedError
+
+    def token(self, *, text: str | None = None, name: str | None = None) -> access.Token | None:
+        return self.read(lambda conn: access.find(conn, text=text, name=name))
+
+    def tokens(self) -> list[access.Token]:
+        return self.read(access.listed)
+
+    def any_token(self) -> bool:
+        return self.read(access.any_token)
+
+    def create_token(self, name: str, role: str, attributes: dict[str, str], now: str) -> str:
+        return access.create(self._change, name, role, attributes, now)
+
+    def revoke_token(self, name: str, now: str) -> bool:
+        return access.revoke(self._change, name, now)
+
+    def touch_tokens(self, used: dict[str, str]) -> None:
+        access.touch(self._change, used)
+
+    def secret(self, name: str) -> bytes:
+        return access.secret(self.read, self._change, name)
 
     def close(self, timeout: float = 30.0) -> None:
         if self._writer is not None:

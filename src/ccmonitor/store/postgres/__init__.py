@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 
@@ -13,7 +14,7 @@ from ccmonitor.errors import StoreBusy
 from ccmonitor.store import Progress, SeriesRow
 from ccmonitor.store.database import Database
 from ccmonitor.store.postgres import failures, retention
-from ccmonitor.store.postgres.reads import PostgresReads
+from ccmonitor.store.postgres.reads import PostgresReads, placeholders
 from ccmonitor.store.postgres.writer import PostgresWriter, connect, redact, restore_series
 
 
@@ -31,6 +32,17 @@ class PostgresStore(Database):
                 return restore_series(conn, rows)
         except psycopg.Error as exc:
             raise StoreBusy(f"cannot write the series state: {failures.classify(exc)[1]}") from None
+
+    def _change(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
+        try:
+            with connect(self.url, application_name="ccmonitor-access") as conn, conn.transaction():
+                rows: list[Any] = []
+                for sql, params in statements:
+                    cur = conn.execute(placeholders(sql), params)
+                    rows = cur.fetchall() if cur.description else []
+                return rows
+        except psycopg.Error as exc:
+            raise StoreBusy(f"cannot write to the database: {failures.classify(exc)[1]}") from None
 
     # -- retention: short transactions on a connection of their own, beside the writers ------------
     def count(self, before: str | None, prompts_before: str | None = None) -> dict[str, int]:

@@ -33,6 +33,7 @@ MIGRATION_LOCK = (0x63636D6F, 1)  # pg_advisory_xact_lock(int4, int4): 'ccmo', m
 FILES = Path(__file__).parent / "migrations"
 MIGRATIONS: list[tuple[str, str]] = [(name, (FILES / f"{name}.sql").read_text()) for name in (
     "0001_initial",
+    "0002_tokens_and_secrets",  # store/access.py (#10)
 )]
 
 

@@ -8,11 +8,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+from ccmonitor.errors import StoreBusy
 from ccmonitor.store import Progress, SeriesRow
 from ccmonitor.store.database import Database
 from ccmonitor.store.sqlite import retention
 from ccmonitor.store.sqlite.reads import SqliteReads, require
+from ccmonitor.store.sqlite.schema import write_transaction
 from ccmonitor.store.sqlite.writer import SqliteWriter, connect
 
 
@@ -31,6 +34,16 @@ class SqliteStore(Database):
         # The writer caches series states (store/series.py): a state written behind its back could be
         # older than its cache. `copy` only ever moves a history into PostgreSQL.
         raise NotImplementedError("series states are restored into PostgreSQL only (ccmonitor copy)")
+
+    def _change(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
+        try:
+            with self._maintenance() as conn, write_transaction(conn):
+                rows: list[Any] = []
+                for sql, params in statements:
+                    rows = conn.execute(sql, params).fetchall()
+                return rows
+        except sqlite3.Error as exc:
+            raise StoreBusy(f"cannot write to {self.path}: {exc}") from None
 
     # -- retention: short transactions on a connection of their own, beside the writer ------------
     @contextlib.contextmanager

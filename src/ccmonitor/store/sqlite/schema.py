@@ -102,6 +102,7 @@ MIGRATIONS: list[Migration] = [
      _frozen("0004_duration_histograms_and_attribute_sets", _v4_backfill)),
     ("0005_writer_heartbeat", _frozen("0005_writer_heartbeat")),  # store/health.py (issue 9)
     ("0006_user_rollups", _frozen("0006_user_rollups")),  # cost and tokens by user: store/sqlite/rollups.py (#14)
+    ("0007_tokens_and_secrets", _frozen("0007_tokens_and_secrets")),  # store/access.py (#10)
 ]
 
 
