@@ -37,16 +37,21 @@ def _setting_options(func: Any) -> Any:
     return func
 
 
-def endpoint_lines(host: str, ports: Ports) -> list[str]:
+def endpoint_lines(host: str, ports: Ports, tls: bool = False) -> list[str]:
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "localhost") else host
-    return [
+    scheme = "https" if tls else "http"
+    lines = [
         "CLAUDE_CODE_ENABLE_TELEMETRY=1",
         "OTEL_METRICS_EXPORTER=otlp",
         "OTEL_LOGS_EXPORTER=otlp",
         "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
-        f"OTEL_EXPORTER_OTLP_ENDPOINT=http://{shown}:{ports.grpc}",
-        f"# or: OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_EXPORTER_OTLP_ENDPOINT=http://{shown}:{ports.http}",
+        f"OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{shown}:{ports.grpc}",
+        f"# or: OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{shown}:{ports.http}",
     ]
+    if tls:
+        lines.append("# a certificate from a private CA: also NODE_EXTRA_CA_CERTS=/path/to/ca.pem"
+                     " (ccmonitor configure --ca-file; docs/configuration.md, TLS)")
+    return lines
 
 
 def exposure_warning(config: Config) -> str | None:
@@ -96,10 +101,11 @@ async def _serve(config: Config) -> None:
         click.echo(warning, err=True)
     click.echo(f"ccmonitor {__version__}")
     click.echo(f"  database   {server.store.location if server.store else config.db}")  # no password
-    click.echo(f"  dashboard  http://{'127.0.0.1' if host == '0.0.0.0' else host}:{ports.app}/")
+    tls = bool(config.tls_cert)
+    click.echo(f"  dashboard  {'https' if tls else 'http'}://{'127.0.0.1' if host == '0.0.0.0' else host}:{ports.app}/")
     click.echo(f"  OTLP gRPC  {host}:{ports.grpc}   OTLP HTTP {host}:{ports.http}   (also /v1/* on :{ports.app})")
     click.echo("Point Claude Code at this server:")
-    for line in endpoint_lines(host, ports):
+    for line in endpoint_lines(host, ports, tls):
         click.echo(f"  export {line}" if not line.startswith("#") else f"  {line}")
     click.echo("Ctrl+C stops (queued telemetry is committed first).", err=False)
     await server.wait()

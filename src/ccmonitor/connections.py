@@ -13,17 +13,27 @@ Timeouts, one timer per connection at a time (loop.call_later):
 - body: 408 and closed once no body byte arrived for body_timeout_s while we were ready to read
   (an inactivity timeout: time the app holds reading paused does not count against the client).
 - keep-alive: uvicorn's own timer (Config.timeout_keep_alive), set from keepalive_timeout_s.
+
+TLS (--tls-cert): asyncio's SSL layer calls a protocol's connection_made only once the handshake is
+done, so a client that connects and never finishes its handshake would hold a socket outside the
+registry and past every timer. TlsProtocol therefore wraps each connection itself (asyncio's own
+SSLProtocol, as loop.create_server(ssl=...) does) and admits it at TCP accept: the handshake counts as
+idle, the header deadline starts at connect, and eviction or a timeout closes the TCP socket. A
+connection refused at the limit is closed before the handshake (a 503 would need one first).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import resource
+import ssl
+from asyncio import sslproto
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -65,7 +75,7 @@ class Registry:
                 return False
             oldest, _ = self.idle.popitem(last=False)
             self.drop(oldest)
-            oldest.transport.close()
+            oldest.drop_socket()
         self.open.add(conn)
         self.idle[conn] = None
         return True
@@ -94,19 +104,33 @@ class BoundedProtocol(HttpToolsProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._heads = 0  # request heads received and not yet answered (more than one when pipelined)
         self._body_seen = 0.0  # loop time of the last body bytes
+        self._socket: asyncio.BaseTransport | None = None  # the TCP connection (under TLS, not self.transport)
+
+    def accept(self, socket: asyncio.BaseTransport) -> bool:
+        """Admit a new TCP connection and start its header deadline; False when the port is full."""
+        self._socket = socket
+        if not self.registry.admit(self):
+            return False
+        self._arm(self.limits.header_timeout_s, self._headers_late)
+        return True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn
         super().connection_made(transport)
-        if not self.registry.admit(self):
+        if self._socket is None and not self.accept(transport):  # plain HTTP; TLS was admitted at accept
             transport.write(BUSY)
             transport.close()
-            return
-        self._arm(self.limits.header_timeout_s, self._headers_late)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.socket_lost()
+        super().connection_lost(exc)
+
+    def socket_lost(self) -> None:
         self.registry.drop(self)
         self._disarm()
-        super().connection_lost(exc)
+
+    def drop_socket(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
@@ -142,7 +166,7 @@ class BoundedProtocol(HttpToolsProtocol):
 
     def _headers_late(self) -> None:
         self._timer = None
-        self.transport.close()
+        self.drop_socket()
 
     def _body_stalled(self) -> None:
         now = self.loop.time()
@@ -158,13 +182,44 @@ class BoundedProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def protocol(limits: Limits) -> type[BoundedProtocol]:
-    """A protocol class with its own registry: one per port (uvicorn builds it from Config(http=...))."""
+class TlsProtocol(sslproto.SSLProtocol):
+    """TLS around one BoundedProtocol, admitted and timed from TCP accept (see the module docstring)."""
+
+    http: ClassVar[type[BoundedProtocol]]
+    context: ClassVar[ssl.SSLContext]
+
+    def __init__(self, **kwargs: Any) -> None:  # uvicorn's arguments for the HTTP protocol
+        self.inner = self.http(**kwargs)
+        timeout = math.ceil(self.inner.limits.header_timeout_s)  # a backstop: the header timer fires first
+        super().__init__(self.inner.loop, self.inner, self.context, None,  # type: ignore[arg-type]  # no waiter
+                         server_side=True, ssl_handshake_timeout=timeout, ssl_shutdown_timeout=timeout)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if not self.inner.accept(transport):
+            transport.close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)  # tells the inner protocol only if its handshake had completed
+        self.inner.socket_lost()
+
+
+def protocol(limits: Limits, tls: ssl.SSLContext | None = None) -> type[asyncio.Protocol]:
+    """A protocol class with its own registry: one per port (uvicorn builds it from Config(http=...)).
+    With `tls`, the class does the handshake itself: give uvicorn no ssl of its own."""
 
     class PortProtocol(BoundedProtocol):
         registry = Registry(limits)
 
-    return PortProtocol
+    if tls is None:
+        return PortProtocol
+    port_context = tls
+
+    class PortTlsProtocol(TlsProtocol):
+        http = PortProtocol
+        context = port_context
+
+    return cast(type[asyncio.Protocol], PortTlsProtocol)  # a BufferedProtocol, which asyncio takes as well
 
 
 def reserve_descriptors(limits: Limits) -> None:

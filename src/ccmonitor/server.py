@@ -22,7 +22,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from ccmonitor import connections
+from ccmonitor import connections, tls
 from ccmonitor.config import Config
 from ccmonitor.errors import ConfigError, StoreUnavailable
 from ccmonitor.ingest import Ingest
@@ -80,6 +80,7 @@ class Server:
 
     async def start(self) -> Ports:
         c = self.config
+        secure = tls.load(c.tls_cert, c.tls_key) if c.tls_cert and c.tls_key else None
         bound: list[socket.socket] = []
         try:
             for port, option in ((c.http_port, "--http-port / CCMONITOR_HTTP_PORT"),
@@ -112,7 +113,8 @@ class Server:
         self._grpc = otlp_grpc.create_server(ingest, rules=rules, auth_token=c.auth_token, limits=limits)
         address = f"[{c.host}]:{grpc_port}" if ":" in c.host else f"{c.host}:{grpc_port}"
         try:
-            grpc_bound = self._grpc.add_insecure_port(address)
+            grpc_bound = (self._grpc.add_secure_port(address, secure.grpc_credentials) if secure
+                          else self._grpc.add_insecure_port(address))
         except RuntimeError:
             grpc_bound = 0
         if not grpc_bound:
@@ -127,7 +129,8 @@ class Server:
         for app, sock in apps:
             # No limit_concurrency: it counts idle sockets too; connections.py bounds them per port.
             server = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                             http=connections.protocol(limits), ws="none",
+                                             http=connections.protocol(limits, secure.context if secure else None),
+                                             ws="none",
                                              timeout_keep_alive=limits.keepalive_timeout_s,
                                              timeout_graceful_shutdown=15))
             self._servers.append(server)

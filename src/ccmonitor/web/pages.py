@@ -39,7 +39,7 @@ def setup_lines(config: Config) -> list[str]:
         "OTEL_METRICS_EXPORTER=otlp",
         "OTEL_LOGS_EXPORTER=otlp",
         "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
-        f"OTEL_EXPORTER_OTLP_ENDPOINT=http://{host}:{config.grpc_port}",
+        f"OTEL_EXPORTER_OTLP_ENDPOINT={'https' if config.tls_cert else 'http'}://{host}:{config.grpc_port}",
     ]
     if config.auth_token:
         lines.append("OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer <your CCMONITOR_AUTH_TOKEN>")
