@@ -8,6 +8,10 @@ second run with the same options changes nothing (claude_settings.py). `--shell`
 The auth header is written as `Authorization=Bearer <token>` with a literal space, not `%20`: Claude
 Code percent-decodes OTEL_EXPORTER_OTLP_HEADERS over gRPC but sends it verbatim over HTTP
 (shared/claude-code/TELEMETRY.md section 2), and a plain space reads the same on both.
+
+`--ca-file` (a server whose certificate comes from a private CA) is written as NODE_EXTRA_CA_CERTS:
+client 2.1.332 honours it from the env block for both transports, while it reads
+OTEL_EXPORTER_OTLP_CERTIFICATE over gRPC only (tests/test_tls.py runs the real client both ways).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ MANAGED_KEYS = (
     "OTEL_LOG_USER_PROMPTS",
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_EXPORTER_OTLP_HEADERS",
+    "NODE_EXTRA_CA_CERTS",
 )
 
 
@@ -47,6 +52,7 @@ def telemetry_env(
     log_prompts: bool | None = None,
     resource_attributes: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
+    ca_file: Path | None = None,
 ) -> dict[str, str | None]:
     """The variables to set; a None value means "remove this key" (an explicit opt-out)."""
     if protocol not in PROTOCOLS:
@@ -68,6 +74,10 @@ def telemetry_env(
         env["OTEL_RESOURCE_ATTRIBUTES"] = _pairs(resource_attributes, "resource attribute")
     if headers:
         env["OTEL_EXPORTER_OTLP_HEADERS"] = _pairs(headers, "header")
+    if ca_file is not None:
+        if not (endpoint or "").startswith("https://"):
+            raise click.BadParameter("a CA is for an https:// --endpoint", param_hint="--ca-file")
+        env["NODE_EXTRA_CA_CERTS"] = str(ca_file.expanduser().resolve())
     return env
 
 
@@ -119,6 +129,8 @@ def _fish_quote(value: str) -> str:
 @click.option("--resource-attribute", "-r", multiple=True, metavar="KEY=VALUE", help="e.g. team=platform")
 @click.option("--auth-token", help="Send 'Authorization: Bearer <token>' (see CCMONITOR_AUTH_TOKEN).")
 @click.option("--header", multiple=True, metavar="NAME=VALUE", help="Any other OTLP header.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="PEM of the private CA that signed an https endpoint's certificate (NODE_EXTRA_CA_CERTS).")
 @project_option
 @click.option(
     "--shell",
@@ -135,6 +147,7 @@ def configure_command(
     resource_attribute: tuple[str, ...],
     auth_token: str | None,
     header: tuple[str, ...],
+    ca_file: Path | None,
     project: Path | None,
     shell: str | None,
     yes: bool,
@@ -157,6 +170,7 @@ def configure_command(
         log_prompts,
         parse_pairs(resource_attribute, "--resource-attribute"),
         headers,
+        ca_file,
     )
     if shell:
         click.echo("\n".join(shell_lines(env, shell)))

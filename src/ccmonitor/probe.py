@@ -1,10 +1,18 @@
 """The doctor's probe: one OTLP log record exported the way Claude Code's logs exporter would, from
-its settings (protocol, endpoint, headers, compression) after the OTel defaulting rules."""
+its settings (protocol, endpoint, headers, compression, trusted CAs) after the OTel defaulting rules.
+
+Trust over https, as client 2.1.332 does it (tried against a TLS server, tests/test_tls.py): the
+system's CAs plus NODE_EXTRA_CA_CERTS (honoured from settings.json's env block too) for both
+transports; OTEL_EXPORTER_OTLP_CERTIFICATE over gRPC only (the probe then trusts that CA alone,
+as the OTel spec says).
+"""
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +47,55 @@ def otlp_headers(env: Mapping[str, str], protocol: str) -> dict[str, str]:
     return headers
 
 
+TLS_HINT = ("; if the server's certificate comes from a private CA, Claude Code needs NODE_EXTRA_CA_CERTS="
+            "<the CA's PEM> (ccmonitor configure --ca-file)")
+
+
+def tls_hint(error: object) -> str:
+    text = str(error).lower()
+    return TLS_HINT if "certificate" in text or "ssl" in text or "handshake" in text else ""
+
+
+def exporter_ca(env: Mapping[str, str], protocol: str) -> tuple[str | None, bool]:
+    """(CA file, whether the system's CAs count too) the way Claude Code's exporter trusts a server."""
+    if protocol == "grpc":
+        own = env.get("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE") or env.get("OTEL_EXPORTER_OTLP_CERTIFICATE")
+        if own:
+            return own, False
+    return env.get("NODE_EXTRA_CA_CERTS") or None, True
+
+
+def any_ca(env: Mapping[str, str]) -> str | None:
+    """A CA file the settings name for this server, whichever the variable (for the doctor's own reads)."""
+    for key in ("NODE_EXTRA_CA_CERTS", "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"):
+        if env.get(key):
+            return env[key]
+    return None
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The system's CAs plus `ca_file`, as NODE_EXTRA_CA_CERTS adds to Node's."""
+    context = ssl.create_default_context()
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise DoctorFailure(f"cannot use the CA file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
+    return context
+
+
+def _grpc_roots(ca_file: str | None, system: bool) -> bytes | None:
+    """Root certificates for grpc: None means grpc's own bundle; a CA file plus the system's when asked."""
+    if not ca_file:
+        return None
+    tls_context(ca_file)  # the same one-line failure for an unreadable file
+    roots = Path(ca_file).read_bytes()
+    bundle = ssl.get_default_verify_paths().cafile
+    if system and bundle:
+        roots += b"\n" + Path(bundle).read_bytes()
+    return roots
+
+
 def test_request(marker: str, resource_attributes: str = "") -> Any:
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -65,21 +122,23 @@ def send_logs(env: Mapping[str, str], request: Any, timeout: float) -> str:
     protocol, target = logs_target(env)
     headers = otlp_headers(env, protocol)
     gzip_on = (env.get("OTEL_EXPORTER_OTLP_COMPRESSION") or "").lower() == "gzip"
+    ca_file, system = exporter_ca(env, protocol)
     if protocol == "grpc":
-        _send_grpc(target, request, headers, gzip_on, timeout)
+        _send_grpc(target, request, headers, gzip_on, timeout, _grpc_roots(ca_file, system))
     else:
-        _send_http(target, protocol, request, headers, gzip_on, timeout)
+        _send_http(target, protocol, request, headers, gzip_on, timeout, tls_context(ca_file))
     return f"{protocol} {target}"
 
 
-def _send_grpc(target: str, request: Any, headers: dict[str, str], gzip_on: bool, timeout: float) -> None:
+def _send_grpc(target: str, request: Any, headers: dict[str, str], gzip_on: bool, timeout: float,
+               roots: bytes | None) -> None:
     import grpc
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2_grpc import LogsServiceStub
 
     url = urlsplit(target if "://" in target else f"http://{target}")
     address = f"{url.hostname}:{url.port or 4317}"
     channel = (
-        grpc.secure_channel(address, grpc.ssl_channel_credentials())
+        grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=roots))
         if url.scheme == "https"
         else grpc.insecure_channel(address)
     )
@@ -89,12 +148,14 @@ def _send_grpc(target: str, request: Any, headers: dict[str, str], gzip_on: bool
             request, metadata=list(headers.items()), timeout=timeout, compression=compression
         )
     except grpc.RpcError as exc:
-        raise DoctorFailure(f"gRPC export to {address} failed: {exc.code().name} {exc.details()}") from None
+        raise DoctorFailure(f"gRPC export to {address} failed: {exc.code().name} {exc.details()}"
+                            f"{tls_hint(exc.details())}") from None
     finally:
         channel.close()
 
 
-def _send_http(url: str, protocol: str, request: Any, headers: dict[str, str], gzip_on: bool, timeout: float) -> None:
+def _send_http(url: str, protocol: str, request: Any, headers: dict[str, str], gzip_on: bool, timeout: float,
+               context: ssl.SSLContext) -> None:
     import gzip
     import urllib.error
     import urllib.request
@@ -110,9 +171,10 @@ def _send_http(url: str, protocol: str, request: Any, headers: dict[str, str], g
         body, headers["content-encoding"] = gzip.compress(body), "gzip"
     req = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=timeout):
+        with urllib.request.urlopen(req, timeout=timeout, context=context):
             pass
     except urllib.error.HTTPError as exc:
         raise DoctorFailure(f"HTTP export to {url} answered {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise DoctorFailure(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
+        reason = getattr(exc, "reason", exc)
+        raise DoctorFailure(f"cannot reach {url}: {reason}{tls_hint(reason)}") from None
