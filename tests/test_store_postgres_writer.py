@@ -307,4 +307,5 @@ def test_delta_points_and_several_receivers_starting_at_once_migrate_once(postgr
     finally:
         for store in stores:
             store.close()
-    assert pg_rows(postgres_url, "SELECT name FROM schema_migrations ORDER BY name") == [("0001_initial",), ("0002_tokens_and_secrets",)]
+    assert pg_rows(postgres_url, "SELECT name FROM schema_migrations ORDER BY name") == \
+        [("0001_initial",), ("0002_tokens_and_secrets",)]

@@ -1,6 +1,6 @@
-"""The auth token on the app port (web/auth.py): every path needs it except /health, as Bearer
-(percent-encoded or not) or as the password of HTTP Basic so a browser can open the dashboard;
-and `serve` warns when it listens beyond loopback without one."""
+"""The auth token on the app port (web/auth.py): every path needs it except /health and /login, as
+Bearer (percent-encoded or not) or as the password of HTTP Basic for scripts; a page without it goes
+to /login (tests/test_web_login.py); and `serve` warns when it listens beyond loopback without one."""
 
 from __future__ import annotations
 
@@ -9,22 +9,18 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.support.wait import WebDriverWait
 
 from capture import requests
 from ccmonitor.cli import exposure_warning
 from ccmonitor.config import SETTINGS
 from conftest import make_config
-from test_web_browser import CHROMEDRIVER, CHROMIUM, FLAGS
 
 TOKEN = "s3cret-token"
 LOGS = next(c for c in requests("http-protobuf") if c.signal == "logs")
@@ -44,17 +40,18 @@ def get(server: Any, path: str, headers: dict[str, str] | None = None, port: int
     return httpx.get(f"http://127.0.0.1:{port or server.app_port}{path}", headers=headers, timeout=10)
 
 
-def test_without_the_token_pages_challenge_the_browser_and_the_api_answers_its_error_shape(guarded: Any) -> None:
-    for path in ("/", "/sessions", "/sessions/abc", "/static/app.js", "/stats", "/nothing-here"):
+def test_without_the_token_pages_go_to_login_and_the_api_answers_its_error_shape(guarded: Any) -> None:
+    for path in ("/", "/sessions", "/sessions/abc?x=1", "/static/app.js", "/nothing-here"):
         r = get(guarded, path)
-        assert r.status_code == 401, path
-        assert r.headers["www-authenticate"].startswith('Basic realm="ccmonitor"'), path
-    assert "auth token" in get(guarded, "/").text and TOKEN not in get(guarded, "/").text
-    for path in ("/api/overview", "/api/openapi.json", "/api/no-such-endpoint"):
+        assert r.status_code == 303, path
+        assert r.headers["location"] == "/login?next=" + quote(path, safe=""), path
+    login = get(guarded, "/login")
+    assert login.status_code == 200 and 'name="token"' in login.text and TOKEN not in login.text
+    for path in ("/api/overview", "/api/openapi.json", "/api/no-such-endpoint", "/stats"):
         r = get(guarded, path, basic("me", "wrong"))
         assert r.status_code == 401 and r.headers["content-type"] == "application/json", path
         assert r.json()["error"]["code"] == "unauthenticated" and TOKEN not in r.text
-        assert r.headers["www-authenticate"].startswith("Basic")
+        assert r.headers["www-authenticate"].startswith("Bearer")  # no Basic prompt popping up in a browser
     assert get(guarded, "/stats", port=guarded.http_port).status_code == 401  # /stats is on 4318 too
 
 
@@ -83,7 +80,7 @@ def test_bearer_or_basic_with_the_token_as_password_opens_everything(guarded: An
     {"authorization": "Basic " + base64.b64encode(b"me:\xff").decode()},
 ])
 def test_a_wrong_token_is_refused(guarded: Any, headers: dict[str, str]) -> None:
-    assert get(guarded, "/", headers).status_code == 401
+    assert get(guarded, "/", headers).status_code == 303  # to /login
     assert get(guarded, "/api/overview", headers).status_code == 401
 
 
@@ -108,25 +105,6 @@ def test_otlp_on_the_app_port_still_needs_the_bearer_token(guarded: Any) -> None
 def test_without_a_token_everything_stays_open(server: Any) -> None:
     for path in ("/", "/api/overview", "/stats", "/static/app.js", "/health"):
         assert get(server, path).status_code == 200, path
-
-
-def test_a_browser_opens_the_dashboard_with_basic_credentials(guarded: Any) -> None:
-    """The page's own fetch() calls to /api must carry the browser's credentials; opened as
-    http://user:token@host/ a relative fetch() would be refused by the browser itself."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail(f"{CHROMIUM} / {CHROMEDRIVER} missing: install chromium and chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    with tempfile.TemporaryDirectory(prefix="ccmonitor-chromium-") as profile:
-        for flag in (*FLAGS, f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-        try:
-            driver.get(f"http://me:{TOKEN}@127.0.0.1:{guarded.app_port}/")
-            WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.body.dataset.loads") == "1")
-            assert driver.execute_script("return document.getElementById('error').hidden") is True
-        finally:
-            driver.quit()
 
 
 def serve_output(*args: str, env: dict[str, str]) -> tuple[str, str]:

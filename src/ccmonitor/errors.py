@@ -6,7 +6,8 @@ errors in a single place (otlp/http.py, otlp/grpc.py) and nothing else chooses s
     │   ├── DecodeError ....... body is not a valid OTLP request
     │   ├── PayloadTooLarge ... over the configured limit after decompression (413 / RESOURCE_EXHAUSTED)
     │   ├── UnsupportedMediaType  content type or encoding we don't speak (415 / INVALID_ARGUMENT)
-    │   └── Unauthenticated ... missing or wrong token (401 / UNAUTHENTICATED)
+    │   ├── Unauthenticated ... missing or wrong token (401 / UNAUTHENTICATED)
+    │   └── Forbidden ......... a valid token whose role may not do this (403 / PERMISSION_DENIED)
     ├── RetryableError ........ try again later (503 + Retry-After / UNAVAILABLE)
     │   ├── Overloaded ........ the write queue is full
     │   ├── StoreBusy ......... the database stayed locked or could not commit
@@ -48,6 +49,11 @@ class UnsupportedMediaType(InputError):
 class Unauthenticated(InputError):
     http_status = 401
     grpc_code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class Forbidden(InputError):
+    http_status = 403
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
 
 
 class RetryableError(CcmonitorError):

@@ -24,18 +24,20 @@ from starlette.middleware import Middleware
 
 from ccmonitor import connections, tls
 from ccmonitor.config import Config
-from ccmonitor.errors import ConfigError, StoreUnavailable
+from ccmonitor.credentials import Gate
+from ccmonitor.errors import CcmonitorError, ConfigError, StoreUnavailable
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import grpc as otlp_grpc
 from ccmonitor.otlp import http as otlp_http
 from ccmonitor.otlp.signals import Rules
 from ccmonitor.retention import retention_loop
 from ccmonitor.store import Store, open_store
-from ccmonitor.web import status
+from ccmonitor.web import login, status
 from ccmonitor.web.app import routes as web_routes
-from ccmonitor.web.auth import RequireToken
+from ccmonitor.web.auth import Guard
 
 log = logging.getLogger(__name__)
+TOKEN_USE_FLUSH_S = 30.0
 
 
 class _Uvicorn(uvicorn.Server):
@@ -77,6 +79,7 @@ class Server:
         self._tasks: list[asyncio.Task[None]] = []
         self._grpc: grpc.aio.Server | None = None
         self._ingest: Ingest | None = None
+        self.gate: Gate | None = None
 
     async def start(self) -> Ports:
         c = self.config
@@ -102,15 +105,24 @@ class Server:
             http_sock.close()
             app_sock.close()
             raise
+        try:
+            key = await asyncio.to_thread(store.secret, "session")
+        except CcmonitorError:
+            http_sock.close()
+            app_sock.close()
+            await asyncio.to_thread(store.close)
+            raise
+        self.gate = gate = Gate(c.auth_token, store, key)
+        cookies = login.Cookies(key, secure=bool(c.tls_cert))
         self._ingest = ingest = Ingest(store, commit_timeout_s=c.commit_timeout_s,
                                        max_inflight_bytes=c.max_inflight_bytes)
         rules = Rules(max_body_bytes=c.max_body_bytes, max_records=c.max_records_per_request,
                       store_prompts=c.store_prompts)
-        otlp = otlp_http.routes(ingest, rules=rules, auth_token=c.auth_token)
+        otlp = otlp_http.routes(ingest, rules=rules, gate=gate)
         ops = status.routes(store, ingest.counters.snapshot)
         limits = connections.Limits.of(c)
         connections.reserve_descriptors(limits)
-        self._grpc = otlp_grpc.create_server(ingest, rules=rules, auth_token=c.auth_token, limits=limits)
+        self._grpc = otlp_grpc.create_server(ingest, rules=rules, gate=gate, limits=limits)
         address = f"[{c.host}]:{grpc_port}" if ":" in c.host else f"{c.host}:{grpc_port}"
         try:
             grpc_bound = (self._grpc.add_secure_port(address, secure.grpc_credentials) if secure
@@ -123,9 +135,10 @@ class Server:
             await asyncio.to_thread(store.close)
             raise ConfigError(f"port {grpc_port} on {c.host} is already in use; "
                               "choose another with --grpc-port / CCMONITOR_GRPC_PORT")
-        guard = [Middleware(RequireToken, token=c.auth_token)]  # /stats on 4318 too: only /health is open
+        guard = [Middleware(Guard, gate=gate, cookies=cookies)]  # /stats on 4318 too: only /health is open
         apps = [(Starlette(routes=otlp + ops, middleware=guard), http_sock),
-                (Starlette(routes=otlp + ops + web_routes(c, store), middleware=guard), app_sock)]
+                (Starlette(routes=otlp + ops + login.routes(gate, cookies) + web_routes(c, store), middleware=guard),
+                 app_sock)]
         for app, sock in apps:
             # No limit_concurrency: it counts idle sockets too; connections.py bounds them per port.
             server = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
@@ -137,10 +150,23 @@ class Server:
             self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
         await self._grpc.start()
         self._tasks.append(asyncio.create_task(retention_loop(store, c, self._stop)))  # idle when retention is off
+        self._tasks.append(asyncio.create_task(self._flush_token_use(gate)))
         while not all(s.started for s in self._servers):
             await asyncio.sleep(0.01)
         self.ports = Ports(grpc_bound, http_sock.getsockname()[1], app_sock.getsockname()[1])
         return self.ports
+
+    async def _flush_token_use(self, gate: Gate) -> None:
+        """Write when tokens were last used, every TOKEN_USE_FLUSH_S and once more at stop."""
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), TOKEN_USE_FLUSH_S)
+            try:
+                await asyncio.to_thread(gate.flush)
+            except CcmonitorError as exc:  # the store is down: /health says so; try again next time
+                log.warning("could not record token use: %s", type(exc).__name__)
+            if self._stop.is_set():
+                return
 
     def request_stop(self) -> None:
         self._stop.set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import grpc
 
 from ccmonitor.connections import Limits
-from ccmonitor.credentials import check_token
+from ccmonitor.credentials import Gate, bearer_forms
 from ccmonitor.errors import CcmonitorError
 from ccmonitor.ingest import Ingest
 from ccmonitor.otlp import decode
@@ -21,12 +21,13 @@ MAX_STREAMS = 100  # per connection; a Collector exports with ~10 at once, Claud
 MAX_CONNECTION_AGE_S = 30 * 60  # even a busy connection (never idle) reconnects now and then
 
 
-def _handler(ingest: Ingest, signal: Signal, rules: Rules, auth_token: str | None) -> grpc.RpcMethodHandler:
+def _handler(ingest: Ingest, signal: Signal, rules: Rules, gate: Gate) -> grpc.RpcMethodHandler:
     async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
             metadata = dict(context.invocation_metadata() or ())
-            check_token(metadata.get("authorization"), auth_token)
-            done = await ingest.export(Export(signal, request, decode.PROTOBUF, None, rules), len(request), "grpc")
+            sender = await gate.check(bearer_forms(metadata.get("authorization")), "ingest", "admin")
+            export = Export(signal, request, decode.PROTOBUF, None, rules, sender)
+            done = await ingest.export(export, len(request), "grpc")
             response = signal.response(done.rejected, done.message)
         except CcmonitorError as exc:
             await context.abort(exc.grpc_code, str(exc))
@@ -35,7 +36,7 @@ def _handler(ingest: Ingest, signal: Signal, rules: Rules, auth_token: str | Non
     return grpc.unary_unary_rpc_method_handler(export)
 
 
-def create_server(ingest: Ingest, *, rules: Rules, auth_token: str | None, limits: Limits) -> grpc.aio.Server:
+def create_server(ingest: Ingest, *, rules: Rules, gate: Gate, limits: Limits) -> grpc.aio.Server:
     # The HTTP ports' limits (connections.py) in grpc's terms. grpc cannot shed idle connections, so at
     # max_connections a new one is refused until the idle and handshake timers free a slot.
     server = grpc.aio.server(
@@ -54,6 +55,6 @@ def create_server(ingest: Ingest, *, rules: Rules, auth_token: str | None, limit
     for signal in SIGNALS.values():
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": _handler(ingest, signal, rules,
-                                                                                          auth_token)}),)
+                                                                                          gate)}),)
         )
     return server

@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ccmonitor.credentials import check_token
+from ccmonitor.credentials import Gate, bearer_forms
 from ccmonitor.errors import CcmonitorError, PayloadTooLarge, RetryableError
 from ccmonitor.inflight import Hold
 from ccmonitor.ingest import Ingest
@@ -57,18 +57,18 @@ async def read_body(request: Request, limit: int, hold: Hold) -> bytes:
     return b"".join(chunks)
 
 
-def routes(ingest: Ingest, *, rules: Rules, auth_token: str | None) -> list[Route]:
+def routes(ingest: Ingest, *, rules: Rules, gate: Gate) -> list[Route]:
     def handler(signal: Signal):  # type: ignore[no-untyped-def]
         async def export(request: Request) -> Response:
             media_type = decode.PROTOBUF
             try:
                 media_type = decode.media_type(request.headers.get("content-type"))
-                check_token(request.headers.get("authorization"), auth_token)
+                sender = await gate.check(bearer_forms(request.headers.get("authorization")), "ingest", "admin")
                 ingest.admit()
                 transport = "http/json" if media_type == decode.JSON else "http/protobuf"
                 with ingest.inflight.hold() as hold:
                     wire = await read_body(request, rules.max_body_bytes, hold)
-                    export = Export(signal, wire, media_type, request.headers.get("content-encoding"), rules)
+                    export = Export(signal, wire, media_type, request.headers.get("content-encoding"), rules, sender)
                     done = await ingest.export(export, len(wire), transport, hold=hold)
                     response = signal.response(done.rejected, done.message)
             except CcmonitorError as exc:

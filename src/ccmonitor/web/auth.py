@@ -1,81 +1,153 @@
-"""The auth token on the HTTP ports. With --auth-token set, every request needs it except
-GET /health (container healthchecks carry no secrets) and the OTLP /v1/* paths, which check it
-themselves so that their 401 is an OTLP status an exporter understands.
+"""The guard in front of both HTTP ports: who the request is (credentials.Gate), and what its role may
+do. It wraps the whole app (not single routes), so a route added later is guarded by default.
 
-Accepted: `Authorization: Bearer <token>` (percent-encoded or not: the OTLP check, reused) and HTTP
-Basic with the token as the password and any user name, so a browser can open the dashboard: the
-401 carries a Basic challenge, the browser prompts once, then sends the same credentials on the
-dashboard's own same-origin fetch() calls to /api.
+Who: a session cookie from /login (web/login.py), `Authorization: Bearer <token>`, or HTTP Basic with
+the token as the password (any user name) for scripts (`curl -u :TOKEN`). A server with no
+--auth-token and no tokens asks for nothing.
 
-This wraps the whole app (not single routes), so a route added later is protected by default.
+Open without a token: GET /health (container healthchecks), the login page and its stylesheet, and
+OTLP's /v1/* paths, which check tokens themselves so that a refusal is an OTLP status an exporter
+understands.
+
+Roles: `ingest` reaches nothing here but /v1/* (403); `viewer` reads every page and number, gets
+every JSON answer through web/privacy.py and never the routes that only show private text;
+`admin` reaches everything. A state-changing request (not GET/HEAD) made with the session cookie
+carries its CSRF token (web/login.py); one made with Basic credentials (which browsers resend by
+themselves) is refused; Bearer tokens are never sent by a browser on its own.
+
+Unauthenticated: a page answers 303 to /login; /api and /stats answer 401 in the API's JSON shape.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
+from http.cookies import SimpleCookie
 
 from starlette.datastructures import Headers
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from ccmonitor.credentials import check_token
-from ccmonitor.errors import Unauthenticated
+from ccmonitor.credentials import Gate, Sender, bearer_forms, permit
+from ccmonitor.errors import CcmonitorError, Forbidden, Unauthenticated
 from ccmonitor.telemetry import SIGNAL_NAMES
-from ccmonitor.web import api
+from ccmonitor.web.login import SESSION_COOKIE, Cookies, login_url
 from ccmonitor.web.pages import SECURITY_HEADERS
+from ccmonitor.web.privacy import PRIVATE_ROUTES, ViewerFilter
 
-OPEN_PATHS = frozenset({"/health", *(f"/v1/{name}" for name in SIGNAL_NAMES)})
-CHALLENGE = {"www-authenticate": 'Basic realm="ccmonitor", charset="UTF-8"'}
-MESSAGE = ("this ccmonitor needs its auth token: send 'Authorization: Bearer <token>', "
-           "or log in with the token as password (any user name)")
+OTLP_PATHS = frozenset(f"/v1/{name}" for name in SIGNAL_NAMES)
+OPEN_PATHS = frozenset({"/health", "/login", "/static/dashboard.css", *OTLP_PATHS})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FORMS = frozenset({"/logout"})  # these check the form's csrf field themselves
+MESSAGE = ("this ccmonitor needs a token: send 'Authorization: Bearer <token>', use Basic auth with the token"
+           " as password, or log in at /login")
+SENDER_KEY = "ccmonitor.sender"  # the scope key pages read the Sender (and CSRF token) from
+CSRF_KEY = "ccmonitor.csrf"
 
 
-def authorize(header: str | None, token: str) -> None:
-    """Raise Unauthenticated unless the header carries the token, as Bearer or as a Basic password."""
+def basic_password(header: str | None) -> str | None:
     scheme, _, value = (header or "").strip().partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            _, colon, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthenticated(MESSAGE) from None
-        if not colon or not hmac.compare_digest(password.encode(), token.encode()):
-            raise Unauthenticated(MESSAGE)
-        return
+    if scheme.lower() != "basic":
+        return None
     try:
-        check_token(header, token)
-    except Unauthenticated:
-        raise Unauthenticated(MESSAGE) from None
+        _, colon, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password if colon else None
 
 
-def refusal(path: str, exc: Unauthenticated) -> Response:
-    """The API's JSON error shape under /api, one line of text elsewhere; both with the challenge."""
-    if path == "/api" or path.startswith("/api/"):
-        response: Response = api.problem(exc)
-    else:
-        response = PlainTextResponse(f"{exc.http_status} Unauthorized: {exc}\n", status_code=exc.http_status,
-                                     headers=SECURITY_HEADERS)
-    response.headers.update(CHALLENGE)
-    return response
+def is_api(path: str) -> bool:
+    return path in ("/api", "/stats") or path.startswith("/api/")
 
 
-class RequireToken:
-    """ASGI middleware; a no-op when no token is configured."""
+def refusal(scope: Scope, exc: CcmonitorError) -> Response:
+    """401/403 in the API's JSON shape under /api and /stats; a page goes to /login (401) or says why (403)."""
+    path = scope["path"]
+    if is_api(path):
+        code = "unauthenticated" if exc.http_status == 401 else "forbidden"
+        response: Response = JSONResponse({"error": {"code": code, "message": str(exc)}},
+                                          status_code=exc.http_status)
+        if exc.http_status == 401:
+            response.headers["www-authenticate"] = 'Bearer realm="ccmonitor"'
+        return response
+    if exc.http_status == 401 and scope["method"] in SAFE_METHODS:
+        return RedirectResponse(login_url(path, scope.get("query_string", b"").decode("latin-1")), status_code=303)
+    return PlainTextResponse(f"{exc.http_status} {'Unauthorized' if exc.http_status == 401 else 'Forbidden'}:"
+                             f" {exc}\n", status_code=exc.http_status, headers=SECURITY_HEADERS)
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+
+class Guard:
+    """ASGI middleware; `gate` None (or one that requires nothing) leaves the server open."""
+
+    def __init__(self, app: ASGIApp, gate: Gate | None, cookies: Cookies | None) -> None:
         self.app = app
-        self.token = token
+        self.gate = gate
+        self.cookies = cookies
+        self.viewer_app = ViewerFilter(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.token and scope["type"] in ("http", "websocket") and scope["path"] not in OPEN_PATHS:
-            try:
-                authorize(Headers(scope=scope).get("authorization"), self.token)
-            except Unauthenticated as exc:
-                if scope["type"] == "websocket":
-                    await WebSocketClose(code=1008)(scope, receive, send)  # policy violation
-                else:
-                    await refusal(scope["path"], exc)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] == "websocket":  # we serve none (ws="none"); never let one past unguarded
+            await WebSocketClose(code=1008)(scope, receive, send)
+            return
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or self.gate is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            sender = await self._sender(scope)
+            self._permit(scope, sender)
+        except CcmonitorError as exc:
+            await refusal(scope, exc)(scope, receive, send)
+            return
+        scope[SENDER_KEY] = sender
+        app = self.viewer_app if sender.role == "viewer" else self.app
+        await app(scope, receive, send)
+
+    async def _sender(self, scope: Scope) -> Sender:
+        gate = self.gate
+        assert gate is not None
+        headers = Headers(scope=scope)
+        header = headers.get("authorization")
+        if header:
+            password = basic_password(header)
+            sender = await gate.check({password} if password is not None else bearer_forms(header))
+            if password is not None and scope["method"] not in SAFE_METHODS:
+                raise Forbidden("Basic credentials may only read; log in, or send a Bearer token")
+            return sender
+        session = self.cookies.read(_cookie(headers)) if self.cookies is not None else None
+        if session is not None:
+            found = await asyncio.to_thread(gate.session, session.name, session.fingerprint)
+            if found is not None:
+                if scope["method"] not in SAFE_METHODS and scope["path"] not in CSRF_FORMS \
+                        and not hmac.compare_digest(headers.get("x-csrf-token", ""), session.csrf):
+                    raise Forbidden("missing or wrong X-CSRF-Token header")
+                scope[CSRF_KEY] = session.csrf
+                return found
+        return await gate.check(set())  # an open server lets everyone in; otherwise Unauthenticated
+
+    @staticmethod
+    def _permit(scope: Scope, sender: Sender) -> None:
+        path = scope["path"]
+        if path == "/logout":
+            return
+        permit(sender, "viewer", "admin")
+        if sender.role == "viewer" and path.startswith(PRIVATE_ROUTES):
+            raise Forbidden("a viewer sees numbers, not prompt text; this needs an admin token")
+
+
+def _cookie(headers: Headers) -> str | None:
+    raw = headers.get("cookie")
+    if not raw:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw)
+    except Exception:  # a malformed Cookie header is no session, not a 500
+        return None
+    morsel = jar.get(SESSION_COOKIE)
+    return morsel.value if morsel else None
+
+
+__all__ = ["Guard", "Unauthenticated", "refusal"]

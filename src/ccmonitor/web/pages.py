@@ -51,19 +51,21 @@ def routes(config: Config) -> list[Route]:
     common = {"version": __version__, "setup": setup_lines(config), "store_prompts": config.store_prompts,
               "http_port": config.http_port}
 
-    def render(name: str, **context: Any) -> HTMLResponse:
-        html = env.get_template(name).render(**common, **context)
+    def render(request: Request, name: str, **context: Any) -> HTMLResponse:
+        # the session's CSRF token (web/auth.py) for the log-out form; absent without a login session
+        html = env.get_template(name).render(**common, **context, csrf=request.scope.get("ccmonitor.csrf"))
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
     async def overview(request: Request) -> HTMLResponse:
-        return render("overview.html", page="overview", twin="/api/overview")
+        return render(request, "overview.html", page="overview", twin="/api/overview")
 
     async def sessions(request: Request) -> HTMLResponse:
-        return render("sessions.html", page="sessions", twin="/api/sessions")
+        return render(request, "sessions.html", page="sessions", twin="/api/sessions")
 
     async def session(request: Request) -> HTMLResponse:
         session_id = request.path_params["session_id"]
-        return render("session.html", page="session", session_id=session_id, twin=f"/api/sessions/{session_id}")
+        return render(request, "session.html", page="session", session_id=session_id,
+                      twin=f"/api/sessions/{session_id}")
 
     get = ["GET", "HEAD"]
     return [Route("/", overview, methods=get), Route("/sessions", sessions, methods=get),
