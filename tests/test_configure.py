@@ -130,8 +130,9 @@ def test_yes_skips_the_question_but_not_the_warning(home: Path) -> None:
     assert user_settings(home)["env"]["OTEL_LOG_USER_PROMPTS"] == "1"
 
 
-def test_auth_token_becomes_a_bearer_header_with_a_plain_space(home: Path) -> None:
-    result = run(configure_command, ["--auth-token", "s3cret", "--header", "x-tenant=acme"], home)
+@pytest.mark.parametrize("option", ["--token", "--auth-token"])
+def test_a_token_becomes_a_bearer_header_with_a_plain_space(home: Path, option: str) -> None:
+    result = run(configure_command, [option, "s3cret", "--header", "x-tenant=acme"], home)
     assert result.exit_code == 0, result.output
     assert user_settings(home)["env"]["OTEL_EXPORTER_OTLP_HEADERS"] == "x-tenant=acme,Authorization=Bearer s3cret"
 

@@ -127,7 +127,9 @@ def _fish_quote(value: str) -> str:
     help="Send the full prompt text (privacy warning, asks to confirm). --no-log-prompts removes it.",
 )
 @click.option("--resource-attribute", "-r", multiple=True, metavar="KEY=VALUE", help="e.g. team=platform")
-@click.option("--auth-token", help="Send 'Authorization: Bearer <token>' (see CCMONITOR_AUTH_TOKEN).")
+@click.option("--token", "--auth-token", "auth_token",
+              help="Send 'Authorization: Bearer <token>': this machine's token (ccmonitor token create) or the"
+                   " server's CCMONITOR_AUTH_TOKEN.")
 @click.option("--header", multiple=True, metavar="NAME=VALUE", help="Any other OTLP header.")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="PEM of the private CA that signed an https endpoint's certificate (NODE_EXTRA_CA_CERTS).")
@@ -156,7 +158,7 @@ def configure_command(
     headers = parse_pairs(header, "--header")
     if auth_token:
         if any(c in auth_token for c in ", ") or not auth_token.isprintable():
-            raise click.BadParameter("the token may not contain spaces or commas", param_hint="--auth-token")
+            raise click.BadParameter("the token may not contain spaces or commas", param_hint="--token")
         headers["Authorization"] = f"Bearer {auth_token}"
     if log_prompts:
         click.echo(PRIVACY_WARNING, err=True)
