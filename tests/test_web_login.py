@@ -145,6 +145,7 @@ def test_a_viewer_logs_in_with_chromium(guarded: Any, browser: Any) -> None:  # 
     WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.body.dataset.loads") == "1")
     assert browser.execute_script("return document.getElementById('error').hidden") is True
     assert browser.execute_script("return document.cookie") == ""  # HttpOnly: no script reads it
+    assert browser.execute_script("return document.body.dataset.role") == "viewer"  # "hidden from viewers"
     browser.find_element(By.CSS_SELECTOR, "form.logout button").click()
     WebDriverWait(browser, 20).until(lambda d: d.current_url == server.url("/login"))
     browser.get(server.url("/"))

@@ -53,7 +53,9 @@ def routes(config: Config) -> list[Route]:
 
     def render(request: Request, name: str, **context: Any) -> HTMLResponse:
         # the session's CSRF token (web/auth.py) for the log-out form; absent without a login session
-        html = env.get_template(name).render(**common, **context, csrf=request.scope.get("ccmonitor.csrf"))
+        sender = request.scope.get("ccmonitor.sender")
+        html = env.get_template(name).render(**common, **context, csrf=request.scope.get("ccmonitor.csrf"),
+                                             role=sender.role if sender else None)
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
     async def overview(request: Request) -> HTMLResponse:

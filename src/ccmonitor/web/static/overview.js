@@ -25,7 +25,8 @@ function tiles(data) {
 
 function promptCell(row) {
   if (row.preview === null) {
-    return el("span", { class: "muted" }, `not recorded (${row.prompt_length ?? "?"} chars)`);
+    const why = document.body.dataset.role === "viewer" ? "hidden from viewers" : "not recorded";
+    return el("span", { class: "muted" }, `${why} (${row.prompt_length ?? "?"} chars)`);
   }
   const text = el("span", { class: "prompt-text" }, row.preview + (row.truncated ? "…" : ""));
   if (!row.truncated) return text;

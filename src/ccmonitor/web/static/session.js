@@ -53,7 +53,8 @@ function promptCard(p, i) {
     : p.command ? `/${p.command}` : `Prompt ${i}`;
   const text = p.prompt_id === null ? null
     : p.prompt !== null ? el("pre", { class: "prompt-full" }, p.prompt)
-    : el("p", { class: "muted" }, `prompt text not recorded (${p.prompt_length ?? "?"} chars)`);
+    : el("p", { class: "muted" }, `prompt text ${document.body.dataset.role === "viewer" ? "hidden from viewers"
+      : "not recorded"} (${p.prompt_length ?? "?"} chars)`);
   return el("article", { class: "card wide prompt", id: p.prompt_id ? `prompt-${p.prompt_id}` : "preamble", dataset: { promptId: p.prompt_id ?? "" } },
     el("h3", {}, title, " ", el("small", {}, fmt.time(p.timestamp))),
     text,
