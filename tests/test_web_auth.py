@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -153,3 +154,22 @@ def test_only_hosts_beyond_loopback_warn(tmp_path: Path, host: str, warns: bool)
     config = make_config(tmp_path / "x.db").replace(host=host)
     assert (exposure_warning(config) is not None) is warns
     assert exposure_warning(config.replace(auth_token=TOKEN)) is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_token_that_cannot_be_looked_up_is_503_not_401(server_factory: Any, db_target: Path) -> None:
+    """The database failing under the token lookup is the store's trouble: retry later, not 'wrong token'."""
+    from click.testing import CliRunner
+
+    from ccmonitor.cli import main
+    server = server_factory()
+    text = CliRunner().invoke(main, ["token", "create", "lead", "--role", "viewer", "--db", str(db_target)]).stdout
+    bearer = {"authorization": f"Bearer {text.strip()}"}
+    assert get(server, "/api/overview", bearer).status_code == 200
+    with sqlite3.connect(db_target) as conn:
+        conn.execute("ALTER TABLE tokens RENAME TO tokens_away")
+    r = get(server, "/api/overview", bearer)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "database_unavailable"
+    assert int(r.headers["retry-after"]) >= 1
+    otlp = httpx.post(server.url("/v1/logs"), content=LOGS.wire, headers={**PB, **bearer}, timeout=10)
+    assert otlp.status_code == 503

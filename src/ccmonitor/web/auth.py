@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from ccmonitor.credentials import Gate, Sender, bearer_forms, permit
-from ccmonitor.errors import CcmonitorError, Forbidden, Unauthenticated
+from ccmonitor.errors import CcmonitorError, Forbidden, RetryableError, Unauthenticated
 from ccmonitor.telemetry import SIGNAL_NAMES
 from ccmonitor.web.login import SESSION_COOKIE, Cookies, login_url
 from ccmonitor.web.pages import SECURITY_HEADERS
@@ -44,6 +44,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FORMS = frozenset({"/logout"})  # these check the form's csrf field themselves
 MESSAGE = ("this ccmonitor needs a token: send 'Authorization: Bearer <token>', use Basic auth with the token"
            " as password, or log in at /login")
+CODES = {401: "unauthenticated", 403: "forbidden", 503: "database_unavailable"}
 SENDER_KEY = "ccmonitor.sender"  # the scope key pages read the Sender (and CSRF token) from
 CSRF_KEY = "ccmonitor.csrf"
 
@@ -64,19 +65,19 @@ def is_api(path: str) -> bool:
 
 
 def refusal(scope: Scope, exc: CcmonitorError) -> Response:
-    """401/403 in the API's JSON shape under /api and /stats; a page goes to /login (401) or says why (403)."""
-    path = scope["path"]
+    """401/403 (or 503 when the token could not be looked up) in the API's JSON shape under /api and
+    /stats; a page without a token goes to /login, any other refusal is one line of text."""
+    path, status = scope["path"], exc.http_status
+    headers = {"retry-after": str(exc.retry_after_s)} if isinstance(exc, RetryableError) else {}
+    if status == 401:
+        headers["www-authenticate"] = 'Bearer realm="ccmonitor"'  # not Basic: no browser prompt pops up
     if is_api(path):
-        code = "unauthenticated" if exc.http_status == 401 else "forbidden"
-        response: Response = JSONResponse({"error": {"code": code, "message": str(exc)}},
-                                          status_code=exc.http_status)
-        if exc.http_status == 401:
-            response.headers["www-authenticate"] = 'Bearer realm="ccmonitor"'
-        return response
-    if exc.http_status == 401 and scope["method"] in SAFE_METHODS:
+        return JSONResponse({"error": {"code": CODES.get(status, "http_error"), "message": str(exc)}},
+                            status_code=status, headers=headers)
+    if status == 401 and scope["method"] in SAFE_METHODS:
         return RedirectResponse(login_url(path, scope.get("query_string", b"").decode("latin-1")), status_code=303)
-    return PlainTextResponse(f"{exc.http_status} {'Unauthorized' if exc.http_status == 401 else 'Forbidden'}:"
-                             f" {exc}\n", status_code=exc.http_status, headers=SECURITY_HEADERS)
+    return PlainTextResponse(f"{status} {CODES.get(status, 'error')}: {exc}\n", status_code=status,
+                             headers={**SECURITY_HEADERS, **headers})
 
 
 class Guard:
