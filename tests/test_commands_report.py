@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import stored
 from test_commands import run
 from test_periods import midnight_session
 
@@ -46,3 +47,38 @@ def test_report_from_a_server_with_a_token(server_factory) -> None:
                  env={"CCMONITOR_AUTH_TOKEN": "s3cret"})
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["rows"]
+
+
+def test_team_reports(captures_db: Path | str) -> None:
+    db = str(captures_db)
+
+    def doc(*args: str) -> dict:
+        result = run("report", *args, "--db", db, "--tz", "UTC", "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    count = "SELECT COUNT(DISTINCT COALESCE(user_email, account_uuid, user_id)) FROM metrics"
+    seen = stored.scalar(captures_db, count)
+    used = stored.scalar(captures_db, f"{count} WHERE metric_name LIKE '%cost%'")
+    users = doc("users")
+    costs = [r["cost_usd"] for r in users["rows"]]
+    assert costs == sorted(costs, reverse=True) and len(costs) == seen >= used >= 12
+    assert all(r["active_days"] == 1 and r["last_seen"] for r in users["rows"] if r["cost_usd"])
+    teams = doc("users", "--by", "team")["rows"]
+    assert [t["group"] for t in teams] == ["platform"] and teams[0]["cost_usd"] == users["total"]["cost_usd"]
+    assert teams[0]["users"] == seen and teams[0]["sessions"] == sum(r["sessions"] for r in users["rows"])
+    daily = doc("daily", "--by", "team")
+    assert [(r["period"], r["group"]) for r in daily["rows"]] == [("2026-11-27", "platform")]
+    assert daily["rows"][0]["input_tokens"] == daily["total"]["input_tokens"]
+    assert doc("users", "--token", "no-such-machine")["rows"] == []
+    silent = doc("silent", "--days", "3", "--until", "2026-12-31")
+    assert len(silent["rows"]) == seen and silent["days"] == 3 and not silent["tokens_in_use"]
+    assert doc("silent", "--days", "3", "--until", "2026-11-28")["rows"] == []
+    adoption = {r["measure"]: r for r in doc("adoption", "--until", "2026-11-27")["rows"]}  # to the 28th, 0:00
+    assert adoption["DAU"]["value"] == adoption["MAU"]["value"] == used and adoption["DAU"]["previous"] == 0
+    assert doc("adoption", "--until", "2026-11-28")["rows"][0]["value"] == 0  # the 28th: nobody
+    for name, heading in (("adoption", "Version"), ("silent", "Days silent")):
+        table = run("report", name, "--db", db, "--until", "2026-11-27" if name == "adoption" else "2026-12-31")
+        assert table.exit_code == 0 and heading in table.stdout, table.output
+    refused = run("report", "tools", "--db", db, "--by", "team")
+    assert refused.exit_code == 2 and "--by KEY applies to" in refused.output

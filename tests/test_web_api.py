@@ -3,14 +3,20 @@ stories, prompts, facets, the OpenAPI document, and one error shape for every fa
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 import pytest
 
+import stored
 from capture import ALL, replay_scenario
+from ccmonitor.queries import encoding, team
+from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.panels import PANELS
 from ccmonitor.store import Store
 from ccmonitor.web.api import app
@@ -172,3 +178,31 @@ def test_openapi_describes_every_route(api: Any, tmp_path: Path) -> None:
         assert params == {seg[1:-1] for seg in path.split("/") if seg.startswith("{")}, path
     assert doc["paths"]["/api/panels/{name}"]["get"]["parameters"][0]["schema"]["enum"] == list(PANELS)
     assert {next(iter(s)) for s in doc["security"]} == set(doc["components"]["securitySchemes"]) == {"bearer", "basic"}
+
+
+def test_team_view_agrees_with_its_queries_and_its_csv(api: Any, captures_db: Path | str) -> None:
+    doc = api("/api/team", **HOUR, by="team").json()
+    f = Filters(since=datetime(2026, 11, 27, 16, tzinfo=UTC), until=datetime(2026, 11, 27, 17, tzinfo=UTC))
+    with stored.reader(captures_db) as conn:
+        board = team.leaderboard(conn, f, "team")
+    assert doc["leaderboard"] == json.loads(encoding.dumps(board))
+    assert [g["group"] for g in doc["leaderboard"]["groups"]] == ["platform"] and len(doc["leaderboard"]["users"]) > 1
+    assert set(doc) == {"range", "by", "empty", "leaderboard", "cost", "adoption", "silent"}
+    for rows, key in (("users", "user"), ("groups", "group")):
+        r = api("/api/team/leaderboard.csv", **HOUR, by="team", rows=rows)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        assert "attachment" in r.headers["content-disposition"] and PROMPT not in r.text
+        got = list(csv.DictReader(io.StringIO(r.text)))
+        assert [(g[key], float(g["cost_usd"]), int(g["tokens"]), int(g["sessions"])) for g in got] == [
+            (x[key], x["cost_usd"], x["tokens"], x["sessions"]) for x in doc["leaderboard"][rows]]
+    assert api("/api/team", **HOUR, token="no-such-machine").json()["leaderboard"]["users"] == []
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("/api/team", {"by": "bad key"}), ("/api/team", {"days": "0"}), ("/api/team", {"days": "x"}),
+    ("/api/team/leaderboard.csv", {"rows": "groups"}), ("/api/team/leaderboard.csv", {"rows": "prompts"}),
+    ("/api/reports/tools", {"by": "team"}), ("/api/reports/users", {"by": "team", "breakdown": "1"}),
+], ids=["bad-group-key", "zero-days", "days-not-a-number", "groups-without-by", "unknown-rows", "by-on-tools",
+        "by-with-breakdown"])
+def test_team_parameters_have_the_error_shape(api: Any, path: str, params: dict[str, str]) -> None:
+    assert_error(api(path, **params), 400, "invalid_parameter")

@@ -8,7 +8,7 @@ import pytest
 from starlette.datastructures import QueryParams
 
 from ccmonitor.errors import InputError
-from ccmonitor.web.params import filters, integer
+from ccmonitor.web.params import days, filters, group_key, integer
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 
@@ -77,3 +77,14 @@ def test_integer() -> None:
     for bad in ("limit=-1", "limit=1.5", "limit=x", "limit=501"):
         with pytest.raises(InputError):
             integer(QueryParams(bad), "limit", 50)
+
+
+def test_token_is_the_token_attribute_and_by_names_a_key() -> None:
+    f = filters(QueryParams("attr.team=platform&token=laptop-7&token=ci-runner"), NOW)
+    assert f.attributes == (("team", "platform"), ("ccmonitor.token", "laptop-7"), ("ccmonitor.token", "ci-runner"))
+    assert group_key(QueryParams("by=ccmonitor.token")) == "ccmonitor.token" and group_key(QueryParams("")) is None
+    assert days(QueryParams("")) == 7 and days(QueryParams("days=30")) == 30
+    for bad in ("by=a%20b", "days=0", "days=4000"):
+        with pytest.raises(InputError):
+            group_key(QueryParams(bad))
+            days(QueryParams(bad))

@@ -19,11 +19,15 @@ from rich.console import Console
 from rich.table import Table
 
 from ccmonitor.queries.encoding import dumps, finite
+from ccmonitor.queries.periods import CATALOGUE
 
 FORMATS = ("table", "json", "csv")
-TITLES = {"daily": "Daily usage", "weekly": "Weekly usage (weeks start Monday)", "monthly": "Monthly usage",
-          "sessions": "Usage by session", "models": "Usage by model", "users": "Usage by user",
-          "tools": "Tool usage"}
+TITLES = {name: r.title for name, r in CATALOGUE.items()}
+# Second tables some reports carry beside their rows (JSON has them all; CSV is the rows only).
+EXTRA_TABLES = {"edit_decisions": "Code edit decisions (code_edit_tool.decision)",
+                "versions": "Claude Code versions in use (sessions active in the range)",
+                "machines": "Machines (tokens) silent as long",
+                "one_signal": "Clients that sent only logs or only metrics"}
 LABELS = {
     "period": "Period", "session_id": "Session", "model": "Model", "user": "User", "tool": "Tool",
     "start": "Start", "end": "End", "duration_s": "Seconds", "terminal": "Terminal", "prompts": "Prompts",
@@ -33,12 +37,21 @@ LABELS = {
     "p50_ms": "p50 ms", "p95_ms": "p95 ms", "cache_hit_ratio": "Cache hits", "uses": "Calls",
     "succeeded": "Succeeded", "success_rate": "Success", "median_duration_ms": "Median ms",
     "accepted": "Accepted", "rejected": "Rejected", "language": "Language", "accept": "Accepted",
-    "reject": "Rejected",
+    "reject": "Rejected", "group": "Group", "users": "Users", "tokens": "Tokens", "active_days": "Active days",
+    "cost_per_active_day": "Cost/day", "edits_accepted": "Edits ok", "edits_rejected": "Edits rejected",
+    "accept_rate": "Accept rate", "commits": "Commits", "pull_requests": "PRs", "last_seen": "Last seen",
+    "measure": "Measure", "value": "Value", "previous": "Previous", "change": "Change", "version": "Version",
+    "days_silent": "Days silent", "machine": "Machine", "with_logs": "With logs", "with_metrics": "With metrics",
+    "missing": "Missing",
 }
-TEXT_COLUMNS = ("period", "session_id", "model", "user", "tool", "start", "end", "terminal", "language")
-PERCENT_COLUMNS = ("success_rate", "cache_hit_ratio")
-# The sessions table would not fit a terminal: these stay in JSON/CSV only.
-TABLE_HIDES = {"sessions": ("end", "terminal", "sessions", "lines_added", "lines_removed")}
+TEXT_COLUMNS = ("period", "session_id", "model", "user", "tool", "start", "end", "terminal", "language", "group",
+                "last_seen", "measure", "version", "machine", "missing")
+PERCENT_COLUMNS = ("success_rate", "cache_hit_ratio", "accept_rate")
+MONEY_COLUMNS = ("cost_usd", "cost_per_active_day", "cost_per_active_user")
+TIMES = ("start", "end", "last_seen")
+# The sessions and users tables would not fit a terminal: these stay in JSON/CSV only.
+TABLE_HIDES = {"sessions": ("end", "terminal", "sessions", "lines_added", "lines_removed"),
+               "users": ("tokens", "edits_accepted", "edits_rejected")}  # tokens: the four columns' sum
 LONG_ID = 24  # hashed user ids are 64 hex characters: the table shows a prefix, JSON/CSV the whole id
 
 
@@ -51,20 +64,28 @@ def render(doc: Mapping[str, Any], fmt: str, out: TextIO) -> None:
         write_csv(doc["rows"], out)
     else:
         title = f"{TITLES.get(doc['report'], doc['report'])} — time zone {doc['tz']}"
+        if doc.get("by"):
+            title += f" — by {doc['by']}"
+        if doc["report"] == "silent":
+            title += f" — users silent for {doc['days']} days or more"
         screen = console(out)
         if not doc["rows"]:
             screen.print(f"{title}: no telemetry matches")
-            return
-        hide = TABLE_HIDES.get(doc["report"], ())
-        rows = [{k: _local(k, v, doc["tz"]) for k, v in row.items() if k not in hide} for row in doc["rows"]]
-        screen.print(table(rows, doc.get("total"), title))
-        if doc.get("edit_decisions"):
-            screen.print(table(doc["edit_decisions"], None, "Code edit decisions (code_edit_tool.decision)"))
+        else:
+            hide = () if doc.get("by") else TABLE_HIDES.get(doc["report"], ())
+            rows = [{k: _local(k, v, doc["tz"]) for k, v in row.items() if k not in hide} for row in doc["rows"]]
+            screen.print(table(rows, doc.get("total"), title))
+        for key, heading in EXTRA_TABLES.items():
+            if doc.get(key):
+                extra = [{k: _local(k, v, doc["tz"]) for k, v in row.items()} for row in doc[key]]
+                screen.print(table(extra, None, heading))
+        if doc["report"] == "silent" and not doc.get("tokens_in_use"):
+            screen.print("No tokens in use: machines are not named (Claude Code sends no host.name); see the users.")
 
 
 def _local(column: str, value: Any, tz: str) -> Any:
-    """Session start/end (ISO UTC) as local wall time in the report's zone, to the second."""
-    if column not in ("start", "end") or not isinstance(value, str):
+    """Session start/end, last seen (ISO UTC) as local wall time in the report's zone, to the second."""
+    if column not in TIMES or not isinstance(value, str):
         return value
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -113,10 +134,12 @@ def table(rows: Sequence[Mapping[str, Any]], total: Mapping[str, Any] | None, ti
 def cell(column: str, value: Any) -> str:
     if value is None:
         return "—"
-    if column == "cost_usd":
+    if column in MONEY_COLUMNS:
         return f"${value:,.4f}"
     if column in PERCENT_COLUMNS:
         return f"{value:.0%}"
+    if column == "change":
+        return f"{value:+.0%}"
     if isinstance(value, float) and column.endswith("_ms"):
         return f"{value:,.0f}"
     if isinstance(value, int | float):

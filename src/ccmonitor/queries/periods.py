@@ -16,10 +16,12 @@ happened in, across DST changes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from ccmonitor import telemetry as names
+from ccmonitor.queries import adoption, silence, team
 from ccmonitor.queries.buckets import stored_time
 from ccmonitor.queries.filters import LATEST, USER_EXPR, Filters
 from ccmonitor.queries.models import models
@@ -114,20 +116,26 @@ _USAGE = """
          SUM(requests) AS api_requests, SUM(errors) AS api_errors
   FROM u GROUP BY k, model ORDER BY k IS NULL, k, model"""
 _STARTED = """
-    UNION ALL SELECT {key}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.metric_value, 0, 0
+    UNION ALL SELECT {key}, {started_set}, NULL, NULL, NULL, NULL, NULL, NULL, t.metric_value, 0, 0
     FROM metrics t WHERE t.metric_name = '{sessions}' AND {unmodelled}"""
 
 
 def usage(conn: Reader, filters: Filters, by: str, tz: tzinfo | None = None,
-          breakdown: bool = False) -> list[dict[str, Any]]:
-    """One row per `by` value (split per model with breakdown), ordered by key."""
+          breakdown: bool = False, group: str | None = None) -> list[dict[str, Any]]:
+    """One row per `by` value (split per model with breakdown, or per value of the custom attribute
+    `group`: queries/team.py's groups), ordered by key."""
     split = breakdown or by == "model"
+    if group is not None and split:
+        raise ValueError("a report is split by model or by a custom attribute, not both")
     key, kp = _key(conn, by, filters, tz)
     modelled, mp = filters.where(conn.sql, "t")
     unmodelled, up = filters.where(conn.sql, "t", model=False)
-    started = "" if split else _STARTED.format(key=key, sessions=names.SESSIONS, unmodelled=unmodelled)
+    # by a custom attribute: the model column carries the row's attribute set, folded into groups below
+    set_expr = f"COALESCE({conn.sql.set_of('t.')}, 0)" if group else "NULL"
+    started = "" if split else _STARTED.format(key=key, sessions=names.SESSIONS, unmodelled=unmodelled,
+                                               started_set=set_expr)
     sql = _USAGE.format(
-        tokens=", ".join(TOKEN_COLUMNS.values()), key=key, model="t.model" if split else "NULL",
+        tokens=", ".join(TOKEN_COLUMNS.values()), key=key, model="t.model" if split else set_expr,
         token_values=_TOKENS, cost=names.COST, token=names.TOKENS, modelled=modelled, started=started,
         request=names.API_REQUEST, error=names.API_ERROR,
         sums=", ".join(f"{conn.sql.total(c)} AS {c}" for c in TOKEN_COLUMNS.values()),
@@ -141,8 +149,25 @@ def usage(conn: Reader, filters: Filters, by: str, tz: tzinfo | None = None,
         row["cost_usd"] = round(r["cost_usd"] or 0.0, 6)
         row["sessions"] = r["used"] if split else whole(r["started"] or 0)
         row.update(api_requests=r["api_requests"] or 0, api_errors=r["api_errors"] or 0)
+        if group is not None:
+            row = {name: r["k"], "group": r["model"], **{c: v for c, v in row.items() if c != name}}
         out.append(row)
-    return out
+    return out if group is None else _fold_groups(conn, out, name, group)
+
+
+def _fold_groups(conn: Reader, rows: list[dict[str, Any]], name: str, by: str) -> list[dict[str, Any]]:
+    """Rows per (key, attribute set) added up per (key, group)."""
+    groups = team.groups_of(conn, by)
+    out: dict[tuple[Any, str], dict[str, Any]] = {}
+    for row in rows:
+        group = groups.get(int(row["group"] or 0), team.NONE)
+        into = out.setdefault((row[name], group), {name: row[name], "group": group})
+        for column, value in row.items():
+            if column not in (name, "group"):
+                into[column] = into.get(column, 0) + value
+    for row in out.values():
+        row["cost_usd"] = round(row["cost_usd"], 6)
+    return [out[k] for k in sorted(out, key=lambda k: (k[0] is None, str(k[0]), k[1]))]
 
 
 def total(conn: Reader, filters: Filters) -> dict[str, Any]:
@@ -183,19 +208,76 @@ def by_session(conn: Reader, filters: Filters, page: int = 10_000) -> list[dict[
         offset += page
 
 
-REPORTS = ("daily", "weekly", "monthly", "sessions", "models", "users", "tools")
+def by_user(conn: Reader, filters: Filters, by: str | None = None) -> list[dict[str, Any]]:
+    """The users leaderboard (queries/team.py), most expensive first: per user its usage columns and
+    the leaderboard's; with `by`, one leaderboard row per group of that custom attribute instead."""
+    board = team.leaderboard(conn, filters, by)
+    if by is not None:
+        return board["groups"]  # type: ignore[no-any-return]
+    split = {r["user"]: r for r in usage(conn, filters, "user")}
+    leaders = {r["user"]: r for r in board["users"]}
+    empty = team.Tally().row()  # users with API requests or errors only
+
+    def row(user: str | None) -> dict[str, Any]:
+        u, lead = split.get(user, {}), leaders.get(user, empty)
+        return {"user": user, **{c: u.get(c, 0) for c in TOKEN_COLUMNS.values()}, "cost_usd": lead["cost_usd"],
+                "sessions": lead["sessions"], "api_requests": u.get("api_requests", 0),
+                "api_errors": u.get("api_errors", 0),
+                **{c: lead[c] for c in team.LEADERBOARD if c not in ("cost_usd", "sessions")}}
+
+    return team.by_cost([row(user) for user in {**leaders, **split}], "user")
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str
+    help: str
+
+
+REPORT_LIST = (
+    Report("daily", "Daily usage", "Usage per local day."),
+    Report("weekly", "Weekly usage (weeks start Monday)", "Usage per week (Monday to Sunday, local)."),
+    Report("monthly", "Monthly usage", "Usage per local month."),
+    Report("sessions", "Usage by session", "Usage per Claude Code session, newest first."),
+    Report("models", "Usage by model", "Usage per model, with API latency and cache-hit ratio."),
+    Report("users", "Users leaderboard", "Per user, most expensive first: usage, active days, lines, edit "
+                                         "accept rate, commits and PRs, last seen (--by KEY: per group)."),
+    Report("tools", "Tool usage", "Tool calls, success rate, median duration, accept/reject decisions."),
+    Report("adoption", "Adoption", "Daily, weekly and monthly active users, cost per active user, change "
+                                   "against the previous period, Claude Code versions in use."),
+    Report("silent", "Who stopped reporting", "Users and machines silent for --days N, clients that sent "
+                                              "only logs or only metrics."),
+)
+CATALOGUE = {r.name: r for r in REPORT_LIST}
+REPORTS = tuple(CATALOGUE)
+GROUPED = ("daily", "weekly", "monthly", "users")  # the reports --by KEY applies to
 _PERIOD_OF = {"daily": "day", "weekly": "week", "monthly": "month"}
 
 
 def report(conn: Reader, name: str, filters: Filters, tz: tzinfo | None = None,
-           breakdown: bool = False) -> dict[str, Any]:
+           breakdown: bool = False, by: str | None = None, days: int = silence.DEFAULT_DAYS) -> dict[str, Any]:
     """The document `ccmonitor report NAME --json` prints: its rows and the whole range's total."""
     doc: dict[str, Any] = {"report": name, "tz": zone_name(tz)}
+    if by is not None:
+        if name not in GROUPED:
+            raise ValueError(f"--by applies to {', '.join(GROUPED)}, not {name}")
+        if breakdown:
+            raise ValueError("--by and --breakdown do not go together: one splits by model, the other by group")
+        doc["by"] = by
     if name == "tools":
         return {**doc, "rows": tool_usage(conn, filters), "edit_decisions": edit_decisions(conn, filters),
                 "total": None}
-    if name in _PERIOD_OF or name == "users":
-        rows = usage(conn, filters, _PERIOD_OF.get(name, "user"), tz, breakdown)
+    if name == "adoption":
+        return {**doc, **adoption_rows(conn, filters), "total": None}
+    if name == "silent":
+        found = silence.silence(conn, filters, days)
+        return {**doc, "days": days, "rows": found["users"], "machines": found["machines"],
+                "tokens_in_use": found["tokens_in_use"], "one_signal": found["one_signal"], "total": None}
+    if name == "users" and not breakdown:
+        rows = by_user(conn, filters, by)
+    elif name in _PERIOD_OF or name == "users":
+        rows = usage(conn, filters, _PERIOD_OF.get(name, "user"), tz, breakdown, by)
     elif name == "models":
         rows = by_model(conn, filters)
     elif name == "sessions":
@@ -203,6 +285,18 @@ def report(conn: Reader, name: str, filters: Filters, tz: tzinfo | None = None,
     else:
         raise ValueError(f"unknown report {name!r}; choose one of {', '.join(REPORTS)}")
     return {**doc, "rows": rows, "total": total(conn, filters)}
+
+
+def adoption_rows(conn: Reader, filters: Filters) -> dict[str, Any]:
+    """queries/adoption.py as report rows: one per measure, with the previous period and the change."""
+    doc = adoption.adoption(conn, filters)
+    rows = [{"measure": name.upper(), "value": doc[name]["users"], "previous": doc[name]["previous"],
+             "change": doc[name]["change"]} for name, _ in adoption.WINDOWS]
+    now, then = doc["range"], doc["range"]["previous"]
+    rows += [{"measure": label, "value": now[key], "previous": then[key], "change": now["change"][key]}
+             for key, label in (("active_users", "active users (range)"), ("cost_usd", "cost (range)"),
+                                ("cost_per_active_user", "cost per active user"))]
+    return {"rows": rows, "versions": doc["versions"], "daily": doc["daily"]}
 
 
 def zone_name(tz: tzinfo | None) -> str:

@@ -32,6 +32,8 @@ NONE = "(none)"
 USAGE = (names.COST, names.TOKENS)
 DAY = 86400
 USER = USER_EXPR.format(p="")
+LEADERBOARD = ("cost_usd", "tokens", "sessions", "active_days", "cost_per_active_day", "lines_added", "lines_removed",
+               "edits_accepted", "edits_rejected", "accept_rate", "commits", "pull_requests", "last_seen")
 
 
 def groups_of(conn: Reader, by: str | None) -> dict[int, str]:

@@ -1,5 +1,7 @@
 """The JSON API under /api/: one endpoint per overview panel, the overview as a whole, sessions,
-a session's story, a prompt's full text, filter choices, and the OpenAPI document describing them.
+a session's story, a prompt's full text, filter choices, the team views (leaderboard per user or
+group, cost per group, adoption, who stopped reporting; its leaderboard also as CSV), reports, and
+the OpenAPI document describing them.
 
 Every error, including unknown paths and wrong methods, has one shape:
     {"error": {"code": "<machine code>", "message": "<one line for a human>"}}
@@ -12,6 +14,8 @@ queries/encoding.py, as `ccmonitor report --json` is: a number that overflowed i
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,11 +23,11 @@ from typing import Any, TypeVar
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ccmonitor.errors import CcmonitorError, InputError, StoreBusy
-from ccmonitor.queries import activity, encoding, facets, periods, sessions, story
+from ccmonitor.queries import activity, adoption, encoding, facets, periods, sessions, silence, story, team
 from ccmonitor.queries.buckets import bucket_seconds, iso_unix
 from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.panels import PANELS, overview
@@ -53,6 +57,24 @@ def problem(exc: CcmonitorError) -> JSONResponse:
 def range_of(f: Filters) -> dict[str, Any]:
     return {"since": iso_unix(int(f.since.timestamp())), "until": iso_unix(int(f.until.timestamp())),
             "bucket_seconds": bucket_seconds(f)}
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV, header first; a missing number (None, or one that overflowed) is an empty cell."""
+    out = io.StringIO()
+    rows = encoding.finite(rows)
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    return out.getvalue()
+
+
+def team_view(conn: Reader, f: Filters, by: str | None, days: int) -> dict[str, Any]:
+    """The Team page's twin: every team view over one snapshot."""
+    return {"range": range_of(f), "by": by, "empty": not has_data(conn),
+            "leaderboard": team.leaderboard(conn, f, by), "cost": team.cost_by_group(conn, f, by),
+            "adoption": adoption.adoption(conn, f), "silent": silence.silence(conn, f, days)}
 
 
 def has_data(conn: Reader) -> bool:
@@ -112,7 +134,26 @@ def app(store: Store) -> Starlette:
         if name not in periods.REPORTS:
             raise HTTPException(404, f"no report {name!r}; choose one of {', '.join(periods.REPORTS)}")
         f, zone, breakdown = params.filters(q), params.zone(q), q.get("breakdown", "") in ("1", "true", "yes")
-        return Document(await run(lambda conn: periods.report(conn, name, f, zone, breakdown)))
+        by, days = params.group_key(q), params.days(q)
+        if by is not None and (name not in periods.GROUPED or breakdown):
+            raise InputError(f"by applies to {', '.join(periods.GROUPED)} without breakdown")
+        return Document(await run(lambda conn: periods.report(conn, name, f, zone, breakdown, by, days)))
+
+    async def team_endpoint(request: Request) -> JSONResponse:
+        q = request.query_params
+        f, by, days = params.filters(q), params.group_key(q), params.days(q)
+        return Document(await run(lambda conn: team_view(conn, f, by, days)))
+
+    async def leaderboard_csv_endpoint(request: Request) -> Response:
+        """The leaderboard's rows as a CSV download: numbers and names only, never prompt text."""
+        q = request.query_params
+        f, by, rows = params.filters(q), params.group_key(q), q.get("rows") or "users"
+        if rows not in ("users", "groups") or (rows == "groups" and by is None):
+            raise InputError("rows must be users, or groups with by=<key>")
+        board = await run(lambda conn: team.leaderboard(conn, f, by))
+        name = f"ccmonitor-{rows}{'-by-' + by if by else ''}.csv"
+        return Response(csv_text(board[rows]), media_type="text/csv; charset=utf-8",
+                        headers={"content-disposition": f'attachment; filename="{name}"'})
 
     async def openapi_endpoint(request: Request) -> JSONResponse:
         return Document(document())
@@ -126,6 +167,8 @@ def app(store: Store) -> Starlette:
         Route("/prompts/{prompt_id}", prompt_endpoint, methods=get),
         Route("/facets", facets_endpoint, methods=get),
         Route("/reports/{name}", report_endpoint, methods=get),
+        Route("/team", team_endpoint, methods=get),
+        Route("/team/leaderboard.csv", leaderboard_csv_endpoint, methods=get),
         Route("/openapi.json", openapi_endpoint, methods=get),
     ]
     return Starlette(routes=routes, exception_handlers={

@@ -7,7 +7,7 @@ from typing import Any
 
 from ccmonitor import __version__
 from ccmonitor.queries.panels import PANELS
-from ccmonitor.queries.periods import REPORTS
+from ccmonitor.queries.periods import GROUPED, REPORTS
 
 ERROR = {"$ref": "#/components/responses/Error"}
 
@@ -32,10 +32,16 @@ FILTERS = [
         ("model", "Claude model (repeatable); panels without a model ignore it."),
         ("terminal", "Terminal type (repeatable)."),
         ("session", "Session id (repeatable)."))),
+    _query("token", "What one token (machine) sent: shorthand for `attr.ccmonitor.token=<name>` (repeatable).",
+           {"type": "array", "items": {"type": "string"}}, explode=True),
     _query("attr", "Custom resource attribute, sent as `attr.<key>=<value>`, e.g. `attr.team=platform`;"
            " values of one key are alternatives.",
            {"type": "object", "additionalProperties": {"type": "string"}}, style="form", explode=True),
 ]
+BY = _query("by", "Group by this custom attribute (e.g. `team`, `department`, `ccmonitor.token`); rows"
+                  " without it are the group `(none)`.", {"type": "string"})
+DAYS = _query("days", "Who stopped reporting: silent for at least this many days (1..3650).",
+              {"type": "integer", "default": 7})
 PAGING = [_query("limit", "Page size (max 500).", {"type": "integer", "default": 50}),
           _query("offset", "Rows to skip.", {"type": "integer", "default": 0})]
 
@@ -76,8 +82,22 @@ def document() -> dict[str, Any]:
                 "What `ccmonitor report NAME --json` prints (rows and total), computed by this server",
                 [{**_path("name", "Report"), "schema": {"type": "string", "enum": list(REPORTS)}}, *FILTERS,
                  _query("tz", "IANA zone of days, weeks and months", {"type": "string", "default": "UTC"}),
-                 _query("breakdown", "Split daily/users rows by model (1)", {"type": "string"})],
+                 _query("breakdown", "Split daily/users rows by model (1)", {"type": "string"}),
+                 {**BY, "description": f"Rows per group of this custom attribute ({', '.join(GROUPED)})"}, DAYS],
                 not_found=True),
+            "/api/team": _get(
+                "The Team page: the users leaderboard (per group and user with `by`), per-group rows and the"
+                " range's total (cost, tokens, sessions, active days, cost per active day, lines, edit accept"
+                " rate, commits, PRs, last seen); cost over time per group; adoption (DAU/WAU/MAU, cost per"
+                " active user, change against the previous period, versions); who stopped reporting",
+                [*FILTERS, BY, DAYS]),
+            "/api/team/leaderboard.csv": {"get": {
+                "summary": "The leaderboard as CSV (the rows of `/api/team`'s leaderboard; numbers only)",
+                "parameters": [*FILTERS, BY, _query("rows", "`users` (default) or `groups` (needs `by`)",
+                                                    {"type": "string", "enum": ["users", "groups"]})],
+                "responses": {"200": {"description": "CSV, header line first", "content": {
+                    "text/csv": {"schema": {"type": "string"}}}}, "400": ERROR, "401": ERROR, "503": ERROR,
+                    "500": ERROR}}},
             "/api/openapi.json": _get("This document", []),
         },
         "security": [{"bearer": []}, {"basic": []}],

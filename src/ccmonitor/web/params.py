@@ -3,6 +3,9 @@
     range=1h|24h|7d|30d (default 24h) or range=custom&from=<ISO 8601>&to=<ISO 8601>
     user=<email, account uuid or user id>  model=<model>  terminal=<type>  session=<id>  (repeatable)
     attr.<key>=<value>   a custom resource attribute, e.g. attr.team=platform (repeatable)
+    token=<name>         what one token sent: shorthand for attr.ccmonitor.token=<name> (repeatable)
+    by=<key>             group the team views by a custom attribute (team, department, ccmonitor.token)
+    days                 who stopped reporting: silent for this many days (default 7)
     limit, offset        paging of lists
     tz                   IANA zone of a report's days, weeks and months (default UTC)
 
@@ -18,8 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.datastructures import QueryParams
 
+from ccmonitor.credentials import TOKEN_ATTRIBUTE
 from ccmonitor.errors import InputError
 from ccmonitor.queries.filters import ATTRIBUTE_KEY, Filters
+from ccmonitor.queries.silence import DEFAULT_DAYS, MAX_DAYS
 
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
           "30d": timedelta(days=30)}
@@ -68,11 +73,28 @@ def filters(q: QueryParams, now: datetime | None = None) -> Filters:
                 raise InputError(f"invalid attribute name {name!r}")
             if value:
                 attributes.append((name, value))
+    attributes += [(TOKEN_ATTRIBUTE, value) for value in _values(q, "token")]
     if len(attributes) > MAX_VALUES:
         raise InputError(f"at most {MAX_VALUES} attribute filters")
     return Filters(since=since, until=until, users=_values(q, "user"), models=_values(q, "model"),
                    terminals=_values(q, "terminal"), sessions=_values(q, "session"),
                    attributes=tuple(attributes))
+
+
+def group_key(q: QueryParams) -> str | None:
+    """`by`: the custom attribute the team views group by (none: per user only)."""
+    key = q.get("by") or None
+    if key is not None and not ATTRIBUTE_KEY.match(key):
+        raise InputError(f"by={key!r} is not an attribute name (letters, digits, '_', '.', '-')")
+    return key
+
+
+def days(q: QueryParams) -> int:
+    """`days`: who stopped reporting is silent for at least this many days."""
+    n = integer(q, "days", DEFAULT_DAYS, MAX_DAYS)
+    if n < 1:
+        raise InputError(f"days must be an integer from 1 to {MAX_DAYS}")
+    return n
 
 
 def zone(q: QueryParams) -> ZoneInfo:
