@@ -2,6 +2,7 @@
     /                      <- /api/overview
     /sessions              <- /api/sessions
     /sessions/{session_id} <- /api/sessions/{session_id}
+    /team                  <- /api/team
 with the filters taken from the page's own query string, so the URL is the shareable state.
 
 All data is inserted as text by the scripts (never as HTML), and the Content-Security-Policy
@@ -69,6 +70,9 @@ def routes(config: Config) -> list[Route]:
         return render(request, "session.html", page="session", session_id=session_id,
                       twin=f"/api/sessions/{session_id}")
 
+    async def team(request: Request) -> HTMLResponse:
+        return render(request, "team.html", page="team", twin="/api/team")
+
     get = ["GET", "HEAD"]
     return [Route("/", overview, methods=get), Route("/sessions", sessions, methods=get),
-            Route("/sessions/{session_id}", session, methods=get)]
+            Route("/sessions/{session_id}", session, methods=get), Route("/team", team, methods=get)]
