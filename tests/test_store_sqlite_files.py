@@ -58,3 +58,20 @@ def test_an_existing_database_readable_by_others_is_tightened_once(server_factor
     server_factory(db=db).stop()
     lines = [r.getMessage() for r in caplog.records if r.name == "ccmonitor.store.sqlite.files"]
     assert lines == [f"other users could read the database; removed their access: {db} 0664 -> 0660"]
+
+
+def test_a_stopped_server_leaves_everything_in_the_one_file(server_factory: object, tmp_path: Path) -> None:
+    """Its readers close before its writer, whose connection (the last) checkpoints the WAL: copying
+    the .db file alone after a stop copies every row, however many reads the server served."""
+    import shutil
+    import sqlite3
+
+    running = server_factory(db=tmp_path / "live.db")  # type: ignore[operator]
+    body = event_request([{"event.name": "user_prompt", "n": i} for i in range(5)]).SerializeToString()
+    assert httpx.post(f"http://127.0.0.1:{running.http_port}/v1/logs", content=body,
+                      headers={"content-type": "application/x-protobuf"}, timeout=30).status_code == 200
+    assert httpx.get(running.url("/api/overview"), timeout=30).status_code == 200  # the read pool holds one
+    running.stop()
+    shutil.copy(tmp_path / "live.db", tmp_path / "copy.db")  # the file alone, no -wal
+    with sqlite3.connect(tmp_path / "copy.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 5

@@ -94,6 +94,8 @@ class Database:
         return access.secret(self.read, self._change, name)
 
     def close(self, timeout: float = 30.0) -> None:
+        # Readers first: SQLite checkpoints the WAL into the file when the last connection closes, and
+        # only the writer's connection may (readers are read-only), so a stopped server leaves one file.
+        self._reads.close()
         if self._writer is not None:
             self._writer.close(timeout)
-        self._reads.close()

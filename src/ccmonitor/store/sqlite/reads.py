@@ -34,6 +34,23 @@ class SqliteReads:
         self.size = size
         self._idle: list[Connection] = []
         self._lock = threading.Lock()
+        self._inode: int | None = None  # the file the idle connections read
+
+    def _same_file(self) -> None:
+        """A pooled connection keeps reading a file deleted or replaced under the server (its inode
+        lives on): the pool is dropped then, and a deleted file is StoreBusy, as for a new connection."""
+        try:
+            inode = os.stat(self.db).st_ino
+        except OSError:
+            inode = None
+        if inode != self._inode:
+            with self._lock:
+                idle, self._idle = self._idle, []
+                self._inode = inode
+            for conn in idle:
+                conn.close()
+        if inode is None:
+            raise StoreBusy(f"database not readable right now (no file {self.db}); retry")
 
     def _connect(self) -> Connection:
         try:
@@ -45,6 +62,7 @@ class SqliteReads:
         return conn
 
     def read(self, fn: Callable[[Connection], T]) -> T:
+        self._same_file()
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
