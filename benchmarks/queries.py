@@ -162,25 +162,45 @@ def calls(info: dict[str, object], until: datetime) -> list[tuple[str, str]]:
         for label, extra in (("user", {"user": info["user"]}), ("team", {"attr.team": info["team"]}),
                              ("model", {"model": "claude-opus-5-5"})):
             out.append((f"{name} overview, {label} filter", f"/api/overview?{q}&{urlencode(extra)}"))
+        team = urlencode({"by": "team"})
+        out += [(f"{name} team page (per user)", f"/api/team?{q}"),
+                (f"{name} team page, by team", f"/api/team?{q}&{team}"),
+                (f"{name} team leaderboard CSV, by team", f"/api/team/leaderboard.csv?{q}&{team}&rows=groups"),
+                (f"{name} report users", f"/api/reports/users?{q}&tz=UTC"),
+                (f"{name} report daily, by team", f"/api/reports/daily?{q}&tz=UTC&{team}"),
+                (f"{name} report adoption", f"/api/reports/adoption?{q}&tz=UTC"),
+                (f"{name} report silent", f"/api/reports/silent?{q}&tz=UTC")]
     out.append(("session story", f"/api/sessions/{info['session']}"))
     return out
+
+
+def chosen(listed: list[tuple[str, str]], only: list[str] | None) -> list[tuple[str, str]]:
+    return [c for c in listed if not only or any(text in c[0] for text in only)]
 
 
 def store_call(store: Any, path: str) -> Call:
     """What the API endpoint for `path` runs (web/api.py), as one store.read, without HTTP and JSON."""
     from starlette.datastructures import QueryParams
 
-    from ccmonitor.queries import facets, sessions, story
+    from ccmonitor.queries import facets, periods, sessions, story, team
     from ccmonitor.queries.panels import overview
     from ccmonitor.web import params
-    from ccmonitor.web.api import has_data
+    from ccmonitor.web.api import csv_text, has_data, team_view
 
     parts = urlsplit(path)
     route = parts.path.removeprefix("/api/")
     if route.startswith("sessions/"):
         session_id = route.removeprefix("sessions/")
         return lambda: store.read(lambda conn: story.session_story(conn, session_id))
-    f = params.filters(QueryParams(parts.query))
+    q = QueryParams(parts.query)
+    f, by = params.filters(q), params.group_key(q)
+    if route == "team":
+        return lambda: store.read(lambda conn: team_view(conn, f, by, params.days(q)))
+    if route == "team/leaderboard.csv":
+        return lambda: store.read(lambda conn: csv_text(team.leaderboard(conn, f, by)[q.get("rows") or "users"]))
+    if route.startswith("reports/"):
+        name = route.removeprefix("reports/")
+        return lambda: store.read(lambda conn: periods.report(conn, name, f, params.zone(q), False, by, params.days(q)))
     if route == "overview":
         return lambda: store.read(lambda conn: (has_data(conn), overview(conn, f)))
     if route == "sessions":
@@ -209,6 +229,8 @@ def main() -> None:
     ap.add_argument("--end", help="when the generated history ends (ISO 8601, default now)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--only", action="append", metavar="TEXT",
+                    help="time only the calls whose label contains TEXT (repeatable), e.g. --only team")
     ap.add_argument("--vacuum", action="store_true",
                     help="PostgreSQL: VACUUM (ANALYZE) every table first, as autovacuum would (for a server that runs"
                          " without it, or right after --generate)")
@@ -234,7 +256,8 @@ def main() -> None:
 
         store = open_store(args.db if databases.is_postgres(args.db) else Path(args.db), write=False)
         try:
-            report([(label, store_call(store, path)) for label, path in calls(info, until)], args.runs)
+            report([(label, store_call(store, path)) for label, path in chosen(calls(info, until), args.only)],
+                   args.runs)
         finally:
             store.close()
         return
@@ -249,7 +272,8 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.5)
-        report([(label, functools.partial(get, port, path)) for label, path in calls(info, until)], args.runs)
+        report([(label, functools.partial(get, port, path)) for label, path in chosen(calls(info, until), args.only)],
+               args.runs)
     finally:
         server.terminate()
         server.wait(30)

@@ -6,6 +6,8 @@ what of the same rows its column types can hold, as an old history copied in lea
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -248,7 +250,10 @@ def test_every_api_route_answers(app: RunningServer, path: str, query: str) -> N
     for params in variants:
         r = httpx.get(app.url(path), params=params, timeout=60)
         assert r.status_code == 200, (params, r.text[:500])
-        strict_json(r.text)
+        if path.endswith(".csv"):  # the leaderboard download: an overflowed number is an empty cell
+            assert not {"inf", "-inf", "nan"} & {v.lower() for row in csv.reader(io.StringIO(r.text)) for v in row}
+        else:
+            strict_json(r.text)
 
 
 def test_every_session_story_and_prompt_answers(app: RunningServer, extreme_db: Path | str) -> None:
