@@ -3,7 +3,8 @@ developer typed or pasted (prompt, tool parameters and input, error message, req
 bodies, span attributes, status message and events) are ingested; then every page and every API route
 the app has (listed from its own routers, each path parameter filled, CSV and JSON alike) is fetched
 as a viewer, and no marker appears anywhere. The same crawl as admin finds every marker, so the
-crawl reaches them; and every number a viewer gets equals the admin's."""
+crawl reaches them; and every number a viewer gets equals the admin's. The pages, rendered in
+Chromium for a viewer logged in through the form, show no marker either."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
 from ccmonitor.cli import main
 from ccmonitor.config import Config
@@ -23,6 +26,7 @@ from ccmonitor.queries.panels import PANELS
 from ccmonitor.queries.periods import REPORTS
 from ccmonitor.web import api, pages
 from otlp_builders import T0, event_request, kv
+from test_web_browser import browser  # noqa: F401  (the module's Chromium fixture)
 
 ADMIN = "admin-secret-for-the-crawl"
 MARKERS = {field: f"zqmark{field.replace('_', '')}zq" for field in (
@@ -157,3 +161,33 @@ def numbers(doc: Any, prefix: str = "") -> dict[str, float]:
             and "uptime" not in prefix and "bytes" not in prefix:
         out[prefix] = doc
     return out
+
+
+def test_a_viewer_in_chromium_sees_no_marker_on_any_page(filled_server: tuple[Any, str], browser: Any) -> None:  # noqa: F811
+    """The pages as rendered (their scripts fill them from the JSON twins): logged in through the form
+    as a viewer, no page shows a marker; as admin, the session page shows the prompt's."""
+    server, viewer = filled_server
+    query = "?" + "&".join(f"{k}={v}" for k, v in RANGE.items())
+    pages_ = ["/", "/sessions", f"/sessions/{SESSION}", "/team"]
+
+    def rendered(token: str) -> dict[str, str]:
+        browser.delete_all_cookies()
+        browser.get(server.url("/login"))
+        browser.find_element(By.ID, "login-token").send_keys(token)
+        browser.find_element(By.ID, "login-submit").click()
+        WebDriverWait(browser, 20).until(lambda d: d.current_url == server.url("/"))
+        out = {}
+        for page in pages_:
+            browser.get(server.url(page + query))
+            WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.body.dataset.loads") == "1")
+            out[page] = browser.execute_script("return document.body.innerText")
+        return out
+
+    admin = rendered(ADMIN)
+    assert MARKERS["prompt"] in admin[f"/sessions/{SESSION}"]  # the pages do show the text to an admin
+    for page, text in rendered(viewer).items():
+        leaked = [field for field, marker in MARKERS.items() if marker in text]
+        assert not leaked, (page, leaked)
+    browser.get(server.url(f"/sessions/{SESSION}{query}"))
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.body.dataset.loads") == "1")
+    assert "hidden from viewers" in browser.execute_script("return document.body.innerText")
