@@ -63,3 +63,20 @@ def test_doctor_reads_stats_with_the_token_claude_code_sends(server_factory, hom
     result = run(doctor_command, ["--app-url", server.url()], home)
     assert result.exit_code == 0, result.output
     assert "test record stored" in result.output
+
+
+def test_doctor_with_a_laptops_ingest_token(server_factory, db_target, home: Path) -> None:
+    """A laptop's own token (role ingest) may not read /stats: the doctor still confirms the record,
+    from the server's answer (given only after commit), and the record is there."""
+    from click.testing import CliRunner
+
+    import stored
+    from ccmonitor.cli import main
+    server = server_factory(auth_token="admin-s3cret")
+    token = CliRunner().invoke(main, ["token", "create", "laptop", "--db", str(db_target)]).stdout.strip()
+    args = ["--protocol", "grpc", "--endpoint", f"http://127.0.0.1:{server.grpc_port}", "--token", token]
+    assert run(configure_command, args, home).exit_code == 0
+    result = run(doctor_command, ["--app-url", server.url()], home)
+    assert result.exit_code == 0, result.output
+    assert "role ingest" in result.output and "test record stored" in result.output
+    assert stored.scalar(db_target, "SELECT COUNT(*) FROM events WHERE event_name = 'ccmonitor.doctor'") == 1
