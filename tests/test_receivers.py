@@ -117,9 +117,10 @@ def all_requests() -> list[Captured]:
 
 def test_three_receivers_one_database(postgres_url: str, reference: tuple[dict[str, Any], dict[str, Any]]) -> None:
     receivers = [Receiver(postgres_url) for _ in range(3)]
+    stop = threading.Event()
     try:
         reqs = all_requests()
-        victim, stop = receivers[1], threading.Event()
+        victim = receivers[1]
         resent, quarter = [0], len(reqs) // 4
 
         def hammer() -> None:  # resends already stored requests to the victim: load that changes no total
@@ -137,7 +138,7 @@ def test_three_receivers_one_database(postgres_url: str, reference: tuple[dict[s
         for n, c in enumerate(reqs):  # consecutive requests of each client go to different receivers
             alive = [r for r in receivers if r.proc.poll() is None]
             if n == quarter:
-                loaders = [threading.Thread(target=hammer) for _ in range(3)]
+                loaders = [threading.Thread(target=hammer, daemon=True) for _ in range(3)]
                 for t in loaders:
                     t.start()
             if n == len(reqs) // 2:
@@ -161,6 +162,7 @@ def test_three_receivers_one_database(postgres_url: str, reference: tuple[dict[s
         for r in survivors:
             assert overview(r.app) == want_overview
     finally:
+        stop.set()  # a failure before the kill must not leave the loaders running
         for r in receivers:
             r.stop()
 
@@ -178,13 +180,14 @@ def test_postgres_stopped_and_started_under_load(throwaway: PostgresCluster,
                                                  reference: tuple[dict[str, Any], dict[str, Any]]) -> None:
     url = throwaway.create_database()
     server = RunningServer(make_config(url, commit_timeout_s=5.0))
+    done = threading.Event()
     try:
         reqs = all_requests()
         refused, health = [0], []
 
         def client(mine: list[Captured]) -> None:
             for c in mine:
-                while True:  # a client keeps retrying what was refused: nothing may be lost
+                while not done.is_set():  # a client keeps retrying what was refused: nothing may be lost
                     code = send(c, server)
                     if code not in RETRYABLE:
                         assert code in (0, 200, 400), (c.scenario, c.seq, code)
@@ -195,7 +198,9 @@ def test_postgres_stopped_and_started_under_load(throwaway: PostgresCluster,
         by_scenario: dict[str, list[Captured]] = {}
         for c in reqs:
             by_scenario.setdefault(c.scenario, []).append(c)
-        clients = [threading.Thread(target=client, args=(mine,)) for mine in by_scenario.values()]
+        # daemon threads, told to stop when the test ends however it ends: a failure half way (pg_ctl
+        # failing, say) must not leave them retrying forever and hold the test process open
+        clients = [threading.Thread(target=client, args=(mine,), daemon=True) for mine in by_scenario.values()]
         for t in clients[: len(clients) // 2]:
             t.start()
         throwaway.stop_server()
@@ -216,4 +221,5 @@ def test_postgres_stopped_and_started_under_load(throwaway: PostgresCluster,
         assert totals(url) == want_totals
         assert overview(server.app_port) == want_overview
     finally:
+        done.set()
         server.stop()
