@@ -22,7 +22,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from ccmonitor import connections, tls
+from ccmonitor import connections, redaction, tls
 from ccmonitor.config import Config
 from ccmonitor.credentials import Gate
 from ccmonitor.errors import CcmonitorError, ConfigError, StoreUnavailable
@@ -84,6 +84,7 @@ class Server:
     async def start(self) -> Ports:
         c = self.config
         secure = tls.load(c.tls_cert, c.tls_key) if c.tls_cert and c.tls_key else None
+        patterns = redaction.rules(c.redact)  # a bad --redact FILE is one line, before anything starts
         bound: list[socket.socket] = []
         try:
             for port, option in ((c.http_port, "--http-port / CCMONITOR_HTTP_PORT"),
@@ -107,6 +108,7 @@ class Server:
             raise
         try:
             key = await asyncio.to_thread(store.secret, "session")
+            email_key = await asyncio.to_thread(store.secret, "email-hash") if c.hash_emails else None
         except CcmonitorError:
             http_sock.close()
             app_sock.close()
@@ -116,10 +118,11 @@ class Server:
         cookies = login.Cookies(key, secure=bool(c.tls_cert))
         self._ingest = ingest = Ingest(store, commit_timeout_s=c.commit_timeout_s,
                                        max_inflight_bytes=c.max_inflight_bytes)
+        redactor = redaction.Redactor.of(patterns, email_key)
         rules = Rules(max_body_bytes=c.max_body_bytes, max_records=c.max_records_per_request,
-                      store_prompts=c.store_prompts)
+                      store_prompts=c.store_prompts, redactor=redactor)
         otlp = otlp_http.routes(ingest, rules=rules, gate=gate)
-        ops = status.routes(store, ingest.counters.snapshot)
+        ops = status.routes(store, ingest.counters.snapshot, redactor)
         limits = connections.Limits.of(c)
         connections.reserve_descriptors(limits)
         self._grpc = otlp_grpc.create_server(ingest, rules=rules, gate=gate, limits=limits)

@@ -31,6 +31,7 @@ from ccmonitor.otlp.values import (
     timestamp_text,
 )
 from ccmonitor.records import Batch, Event
+from ccmonitor.redaction import Redactor, Scrub
 from ccmonitor.telemetry import PROMPT_BODY_EVENTS, PROMPT_KEYS, record_key
 
 REDACTED = "<REDACTED>"
@@ -57,25 +58,32 @@ EVENT_FIELDS: tuple[tuple[str, Any], ...] = (
     ("attempt", as_int),
 )
 _FIELDS = tuple((column, parse, EVENT_COLUMNS.get(column)) for column, parse in EVENT_FIELDS)
+_TEXT_COLUMNS = tuple(i for i, (column, _) in enumerate(EVENT_FIELDS) if column in ("error", "tool_parameters"))
 
 
-def to_batch(request: ExportLogsServiceRequest, store_prompts: bool) -> tuple[Batch, int, str]:
+def to_batch(request: ExportLogsServiceRequest, store_prompts: bool,
+             redactor: Redactor | None = None) -> tuple[Batch, int, str]:
     batch = Batch("logs")
     seen: dict[bytes, int] = {}
     outside: dict[str, int] = {}  # column -> events whose value there was out of bounds
     received = now_unix_nano()
+    scrub = redactor.scrub() if redactor is not None else None
     for rl in request.resource_logs:
         for sl in rl.scope_logs:
             origin = Origin.of(rl.resource, sl.scope)
+            if scrub is not None:
+                scrub.origin(origin)
             for record in sl.log_records:
                 raw = record.SerializeToString(deterministic=True)
                 n = seen.get(raw, 0)
                 seen[raw] = n + 1
                 # the same record twice in one request is two records, not a resend
                 key = record_key(origin.digest, raw, n.to_bytes(4, "little")) if n else record_key(origin.digest, raw)
-                event = _event(record, origin, key, received, store_prompts, outside)
+                event = _event(record, origin, key, received, store_prompts, outside, scrub)
                 batch.events.append(event)
                 batch.note_session(event.session_id, origin.attribute_set)
+    if scrub is not None:
+        scrub.close()
     return batch, 0, _warning(outside)
 
 
@@ -87,8 +95,10 @@ def _warning(outside: dict[str, int]) -> str:
 
 
 def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: bool,
-           outside: dict[str, int]) -> Event:
+           outside: dict[str, int], scrub: Scrub | None) -> Event:
     attrs = origin.merged(record.attributes)
+    if scrub is not None:
+        scrub.identity(attrs)
     identity = origin.identity(attrs)
     name, body_kept = _event_name(record, attrs.get("event.name"))
     if body_kept is not None:
@@ -131,6 +141,11 @@ def _event(record: Any, origin: Origin, key: int, received: int, store_prompts: 
             if value is None:
                 attrs[column] = raw
         columns.append(value)
+    if scrub is not None:  # after the columns took theirs: what is left is custom_attributes
+        prompt = scrub.text(prompt)
+        for i in _TEXT_COLUMNS:
+            columns[i] = scrub.text(columns[i])
+        scrub.attributes(attrs)
 
     return Event._make((
         key,

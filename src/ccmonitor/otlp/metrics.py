@@ -22,6 +22,7 @@ from ccmonitor.bounds import metric_bound
 from ccmonitor.otlp.origin import Origin, sorted_attributes_bytes
 from ccmonitor.otlp.values import as_text, now_unix_nano, timestamp_text
 from ccmonitor.records import Batch, MetricPoint
+from ccmonitor.redaction import Redactor, Scrub
 from ccmonitor.telemetry import digest, record_key
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -30,13 +31,17 @@ METRIC_FIELDS = (("model", "model"), ("type", "type"), ("tool", "tool_name"), ("
                  ("language", "language"))
 
 
-def to_batch(request: ExportMetricsServiceRequest, store_prompts: bool) -> tuple[Batch, int, str]:
+def to_batch(request: ExportMetricsServiceRequest, store_prompts: bool,
+             redactor: Redactor | None = None) -> tuple[Batch, int, str]:
     batch = Batch("metrics")
     rejected = 0
     reasons: list[str] = []
+    scrub = redactor.scrub() if redactor is not None else None
     for rm in request.resource_metrics:
         for sm in rm.scope_metrics:
             origin = Origin.of(rm.resource, sm.scope)
+            if scrub is not None:
+                scrub.origin(origin)
             for metric in sm.metrics:
                 kind = metric.WhichOneof("data")
                 if kind is None:
@@ -60,9 +65,11 @@ def to_batch(request: ExportMetricsServiceRequest, store_prompts: bool) -> tuple
                         rejected += 1
                         reasons.append(f"metric {metric.name!r} {problem}")
                         continue
-                    row = _point(metric, point, value, extra, origin, head, temporality)
+                    row = _point(metric, point, value, extra, origin, head, temporality, scrub)
                     batch.metrics.append(row)
                     batch.note_session(row.session_id, origin.attribute_set)
+    if scrub is not None:
+        scrub.close()
     return batch, rejected, "; ".join(dict.fromkeys(reasons))[:500]
 
 
@@ -89,10 +96,12 @@ def _value(kind: str, point: Any) -> tuple[float, dict[str, Any]]:
 
 
 def _point(metric: Any, point: Any, value: float, extra: dict[str, Any], origin: Origin, head: bytes,
-           temporality: tuple[bool, bool]) -> MetricPoint:
+           temporality: tuple[bool, bool], scrub: Scrub | None) -> MetricPoint:
     """The row of a point whose value holds; temporality is (cumulative, monotonic)."""
     attrs = origin.merged(point.attributes)
     attrs.update(extra)
+    if scrub is not None:
+        scrub.identity(attrs)
     identity = origin.identity(attrs)
     columns = []
     for _column, key in METRIC_FIELDS:
@@ -101,6 +110,8 @@ def _point(metric: Any, point: Any, value: float, extra: dict[str, Any], origin:
         if text is None and raw is not None:
             attrs[key] = raw
         columns.append(text)
+    if scrub is not None:
+        scrub.attributes(attrs)
     return MetricPoint._make((
         record_key(head, point.SerializeToString(deterministic=True)),
         timestamp_text(point.time_unix_nano or now_unix_nano()),

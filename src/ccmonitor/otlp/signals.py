@@ -16,14 +16,17 @@ from ccmonitor.credentials import Sender
 from ccmonitor.inflight import Hold
 from ccmonitor.otlp import decode, logs, metrics, traces
 from ccmonitor.records import Batch, Decoded
+from ccmonitor.redaction import Redactor
 
 
 @dataclass(frozen=True)
 class Rules:
-    """What decoding enforces: the settings of the same names (config.py)."""
+    """What decoding enforces: the settings of the same names (config.py); `redactor` is what
+    --redact and --hash-emails ask for (None: text and identities are stored as sent)."""
     max_body_bytes: int = 16 << 20
     max_records: int = 20_000
     store_prompts: bool = True
+    redactor: Redactor | None = None
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Signal:
     name: str  # logs | metrics | traces, also the /v1/<name> path
     request_type: type[Message]
     response_type: type[Message]
-    to_batch: Callable[[Message, bool], tuple[Batch, int, str]]
+    to_batch: Callable[[Message, bool, Redactor | None], tuple[Batch, int, str]]
     rejected_field: str  # the partial_success counter
     grpc_service: str
 
@@ -42,7 +45,7 @@ class Signal:
         message = decode.parse(body, media_type, self.request_type, self.name, rules.max_records)
         if sender is not None and sender.attributes:
             stamp(message, sender.attributes)
-        return self.to_batch(message, rules.store_prompts)
+        return self.to_batch(message, rules.store_prompts, rules.redactor)
 
     def response(self, rejected: int, message: str) -> Message:
         resp = self.response_type()

@@ -4,6 +4,10 @@
 database lock and no worker thread, so a busy but healthy server is never reported down and a
 failing one (full disk, read-only file) is. 200 {"status": "ok", "version", "db_writable": true}, or
 503 {"status": "unavailable", "reason", "since", "db_writable": false, "version"}.
+
+/stats adds to the store's counts what this receiver did since it started: requests and records by
+signal and transport (`since_start`), secrets redacted by kind (`redactions`) and e-mail identities
+hashed (`emails_hashed`); counts only, never what was replaced.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from starlette.routing import Route
 
 from ccmonitor import __version__
 from ccmonitor.errors import StoreBusy
+from ccmonitor.redaction import Redactor
 from ccmonitor.store import Store
 
 
@@ -26,7 +31,7 @@ def _iso(t: float | None) -> str | None:
     return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def routes(store: Store, counters: Callable[[], dict[str, Any]]) -> list[Route]:
+def routes(store: Store, counters: Callable[[], dict[str, Any]], redactor: Redactor | None = None) -> list[Route]:
     async def health(request: Request) -> JSONResponse:
         reason, since = store.health.state()
         if reason is None:
@@ -48,6 +53,7 @@ def routes(store: Store, counters: Callable[[], dict[str, Any]]) -> list[Route]:
         }
         body["queued_records"] = store.queued
         body["since_start"] = counters()
+        body.update(redactor.snapshot() if redactor else {"redactions": {}, "emails_hashed": 0})
         body["version"] = __version__
         return JSONResponse(body)
 
