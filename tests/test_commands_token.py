@@ -49,10 +49,13 @@ def test_a_token_names_its_records_and_adds_its_attributes(server_factory: Any, 
     laptop = token(db_target, "laptop-ana", "--attr", "team=platform", "--attr", "cost_center=42")
     time.sleep(1.1)  # an open server looks for its first token at most once a second
     client = {"service.name": "claude-code", "team": "web", "department": "eng"}
-    assert send(server, laptop, [{"event.name": "user_prompt", "_time": T0}], client).status_code == 200
+    # Claude Code repeats OTEL_RESOURCE_ATTRIBUTES on every record: the token's value wins there too
+    prompt = {"event.name": "user_prompt", "_time": T0, "team": "web"}
+    assert send(server, laptop, [prompt], client).status_code == 200
     attrs = attrs_of(db_target, "claude_code.user_prompt")
     assert attrs["team"] == "platform" and attrs["cost_center"] == "42"  # the token's values win
     assert attrs["department"] == "eng" and attrs["ccmonitor.token"] == "laptop-ana"
+    assert not any(key.startswith("resource.") for key in attrs)  # no shadowed client value kept
     [(sets,)] = stored.rows(db_target, "SELECT attributes FROM attribute_sets")
     assert json.loads(sets) == {"ccmonitor.token": "laptop-ana", "cost_center": "42", "department": "eng",
                                 "team": "platform"}
@@ -61,7 +64,7 @@ def test_a_token_names_its_records_and_adds_its_attributes(server_factory: Any, 
          metadata=metadata)
     assert attrs_of(db_target, "claude_code.tool_result")["ccmonitor.token"] == "laptop-ana"
     # a resend by the same token is the same record
-    assert send(server, laptop, [{"event.name": "user_prompt", "_time": T0}], client).status_code == 200
+    assert send(server, laptop, [prompt], client).status_code == 200
     assert stored.scalar(db_target, "SELECT COUNT(*) FROM events") == 2
 
 

@@ -4,8 +4,9 @@ hands to `Ingest.export` (ingest decodes it on its own threads, without knowing 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
@@ -72,17 +73,38 @@ SIGNALS: dict[str, Signal] = {
 
 
 def stamp(message: Message, extra: tuple[tuple[str, str], ...]) -> None:
-    """Set server-side resource attributes on every resource of an export request; on a conflict the
-    server's value wins (a laptop cannot report itself into another team, or as another token)."""
+    """Set server-side resource attributes on every resource of an export request, and take the same
+    keys off its records (Claude Code repeats OTEL_RESOURCE_ATTRIBUTES on every event): the server's
+    value wins everywhere (a laptop cannot report itself into another team, or as another token)."""
     keys = {key for key, _ in extra}
-    for field_name in ("resource_logs", "resource_metrics", "resource_spans"):
-        for resource in getattr(message, field_name, ()):
-            attrs = resource.resource.attributes
-            kept = [kv for kv in attrs if kv.key not in keys]
-            del attrs[:]
-            attrs.extend(kept)
-            for key, value in extra:
-                attrs.add(key=key).value.string_value = value
+    for resource, records in _resources(message):
+        _drop(resource.resource.attributes, keys)
+        for key, value in extra:
+            resource.resource.attributes.add(key=key).value.string_value = value
+        for record in records:
+            _drop(record.attributes, keys)
+
+
+def _resources(message: Message) -> Iterator[tuple[Any, Iterator[Any]]]:
+    """(resource, its records with attributes) of a logs, metrics or traces request."""
+    for rl in getattr(message, "resource_logs", ()):
+        yield rl, (r for sl in rl.scope_logs for r in sl.log_records)
+    for rm in getattr(message, "resource_metrics", ()):
+        yield rm, (p for sm in rm.scope_metrics for m in sm.metrics for p in _points(m))
+    for rs in getattr(message, "resource_spans", ()):
+        yield rs, (s for ss in rs.scope_spans for s in ss.spans)
+
+
+def _points(metric: Any) -> Any:
+    kind = metric.WhichOneof("data")
+    return getattr(metric, kind).data_points if kind else ()
+
+
+def _drop(attrs: Any, keys: set[str]) -> None:
+    if any(kv.key in keys for kv in attrs):
+        kept = [kv for kv in attrs if kv.key not in keys]
+        del attrs[:]
+        attrs.extend(kept)
 
 
 @dataclass(frozen=True)
