@@ -68,7 +68,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tls_key", str, None, "PEM private key file of --tls-cert"),
     Setting("redact", str, "default", "Secrets in prompts, tool parameters, error messages and span attributes are"
             " replaced with [REDACTED:<kind>] before storage: 'default', 'off', or a file of extra patterns"
-            " (docs/team.md)"),
+            " (docs/redaction.md)"),
     Setting("hash_emails", bool, False, "Store e-mail addresses as a keyed hash (the same address, the same hash,"
             " so per-user views still work)"),
     Setting("retention_days", int, 0, "Delete telemetry older than this many days (0 = keep forever)"),
