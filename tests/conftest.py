@@ -56,6 +56,18 @@ def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> P
     return str(request.getfixturevalue("postgres_url"))
 
 
+def module_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                    backend: str, name: str) -> Path | str:
+    """A fresh database for a module-scoped fixture of `backend`: a SQLite file (not created yet), or
+    a new PostgreSQL database dropped when the module is done."""
+    if backend == "sqlite":
+        return tmp_path_factory.mktemp(name) / "claude_monitoring.db"
+    cluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database()
+    request.addfinalizer(lambda: cluster.drop_database(url))
+    return str(url)
+
+
 @pytest.fixture
 def server(db_target: Path | str) -> Iterator[RunningServer]:
     running = RunningServer(make_config(db_target))

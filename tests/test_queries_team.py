@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,31 +21,13 @@ from ccmonitor.queries.filters import Filters
 from ccmonitor.queries.tiles import tiles
 from ccmonitor.telemetry import utc_text
 from otlp_builders import DELTA, event_request, sum_request
-from postgres_cluster import PostgresCluster
-from test_queries_rollups import END, make_demo
-
-
-@pytest.fixture(scope="module")
-def sqlite_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("team") / "demo.db"
-    make_demo(db)
-    return db
-
-
-@pytest.fixture(scope="module")
-def postgres_history(postgres_cluster: PostgresCluster) -> Iterator[str]:
-    url = postgres_cluster.create_database()
-    try:
-        make_demo(url)
-        yield url
-    finally:
-        postgres_cluster.drop_database(url)
+from test_queries_rollups import END, demo_db, demo_postgres  # noqa: F401  (its module-scoped demo history)
 
 
 @pytest.fixture
 def demo(backend: str, request: pytest.FixtureRequest) -> Path | str:
-    """test_queries_rollups' demo history (5 users, 4 days, teams and departments) on this test's backend."""
-    return request.getfixturevalue(f"{backend}_history")  # type: ignore[no-any-return]
+    """test_queries_rollups' demo history (5 users, 4 days, teams and departments) on this backend."""
+    return request.getfixturevalue("demo_db" if backend == "sqlite" else "demo_postgres")  # type: ignore[no-any-return]
 
 
 # 2 days 7 h 12 min 31 s, starting and ending inside hours: both edges are read from raw rows

@@ -25,7 +25,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from capture import STANDARD, replay_scenario
 from ccmonitor.demo import demo_command
-from conftest import BACKENDS, RunningServer, make_config
+from conftest import BACKENDS, RunningServer, make_config, module_database
 from otlp_builders import event_request
 
 pytestmark = pytest.mark.browser
@@ -61,13 +61,7 @@ def browser() -> Iterator[webdriver.Chrome]:
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """The replayed captures plus one session whose prompt and tool parameters are HTML, per backend."""
-    db: Path | str
-    if request.param == "sqlite":
-        db = tmp_path_factory.mktemp("browser") / "claude_monitoring.db"
-    else:
-        cluster = request.getfixturevalue("postgres_cluster")
-        db = cluster.create_database()
-        request.addfinalizer(lambda: cluster.drop_database(db))
+    db = module_database(request, tmp_path_factory, request.param, "browser")
     running = RunningServer(make_config(db))
     for scenario in (*STANDARD, "old-client-2.1.197-http-protobuf", "api-error-500"):
         replay_scenario(scenario, running.ports)

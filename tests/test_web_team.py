@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from ccmonitor.demo import demo_command
-from conftest import BACKENDS, RunningServer, make_config
+from conftest import BACKENDS, RunningServer, make_config, module_database
 from test_web_browser import browser, console_errors, loads, open_page, wait_reloaded  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -30,13 +29,7 @@ RANGE = "range=custom&from=2026-11-24T06:43:00.000Z&to=2026-11-27T12:00:00.000Z"
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    db: Path | str
-    if request.param == "sqlite":
-        db = tmp_path_factory.mktemp("team") / "claude_monitoring.db"
-    else:
-        cluster = request.getfixturevalue("postgres_cluster")
-        db = cluster.create_database()
-        request.addfinalizer(lambda: cluster.drop_database(db))
+    db = module_database(request, tmp_path_factory, request.param, "team")
     result = CliRunner().invoke(demo_command, ["--users", "6", "--days", "4", "--end", END, "--traces", "0",
                                                "--db", str(db)])
     assert result.exit_code == 0, result.output
