@@ -180,10 +180,15 @@ class LocalServer:
 
     def _run(self, binary: str, *args: str) -> None:
         env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-        uid, gid = (self.owner.pw_uid, self.owner.pw_gid) if self.owner else (None, None)
+        command = [str(self.bin_dir / binary), *args]
+        if self.owner:
+            # setpriv drops to the owner, not subprocess's user=/group=: with those, Python forks (no
+            # vfork) and the child runs gRPC's fork handlers while test threads are inside gRPC calls;
+            # the child then died of SIGSEGV before exec (pg_ctl "failed (-11)", seen twice under load).
+            command = ["setpriv", f"--reuid={self.owner.pw_uid}", f"--regid={self.owner.pw_gid}", "--clear-groups",
+                       "--", *command]
         # pg_ctl start sends the server's output to the -l log, so the server never holds these pipes open.
-        done = subprocess.run([str(self.bin_dir / binary), *args], cwd=self.base, env=env, user=uid, group=gid,
-                              extra_groups=[] if self.owner else None, stdin=subprocess.DEVNULL,
+        done = subprocess.run(command, cwd=self.base, env=env, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=120)
         if done.returncode:
             raise HarnessError(f"{binary} {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
