@@ -18,6 +18,7 @@ need npm "apt-get install -y npm"
 need chromium "apt-get install -y chromium chromium-driver   (dashboard browser tests)"
 need chromedriver "apt-get install -y chromium-driver"
 need sqlite3 "apt-get install -y sqlite3   (the documented queries are run in the sqlite3 shell)"
+[ "$(id -u)" = 0 ] && need setpriv "apt-get install -y util-linux   (as root, the throwaway PostgreSQL runs as its owner)"
 # Debian keeps the PostgreSQL server binaries out of PATH, under /usr/lib/postgresql/<version>/bin.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null \
   || need initdb "apt-get install -y postgresql   (PostgreSQL storage tests start a throwaway server)"
