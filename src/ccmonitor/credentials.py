@@ -78,16 +78,13 @@ class Gate:
     def __init__(self, admin_token: str | None, tokens: Tokens | None, key: bytes = b"") -> None:
         self.admin_token = admin_token
         self.tokens = tokens
-        self._key = key  # keys the admin token's fingerprint: a cookie never carries a plain hash of it
+        # the admin token's fingerprint is keyed: a session cookie never carries a plain hash of it
+        fingerprint = hmac.new(key, (admin_token or "").encode(), "sha256").hexdigest()[:16]
+        self.admin = Sender(ADMIN_NAME, "admin", (), fingerprint)
         self._required = bool(admin_token)  # once true, stays true: tokens are never deleted
         self._checked = 0.0  # when an open server last looked for tokens
         self._used: dict[str, float] = {}
         self._lock = threading.Lock()
-
-    @property
-    def admin(self) -> Sender:
-        fingerprint = hmac.new(self._key, (self.admin_token or "").encode(), "sha256").hexdigest()[:16]
-        return Sender(ADMIN_NAME, "admin", (), fingerprint)
 
     def required(self) -> bool:
         if not self._required and self.tokens is not None and self.tokens.any_token():
